@@ -1,0 +1,138 @@
+//! The one error type of the domain and the reasons it carries.
+
+use std::error::Error as StdError;
+
+/// A boxed infrastructure error, kept as the source of an opaque failure.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why a value from outside was refused. Each variant names the rule broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// A username is 3 to 32 characters of ASCII letters, digits, `_`, `-` or `.`.
+    #[error("username must be 3 to 32 characters: letters, digits, '_', '-' or '.'")]
+    InvalidUsername,
+    /// A password is 8 to 72 bytes (bcrypt ignores what is past the 72nd).
+    #[error("password must be 8 to 72 bytes long")]
+    WeakPassword,
+    /// A title is 1 to 200 characters after trimming, none of them a control character.
+    #[error("title must be 1 to 200 characters after trimming, without control characters")]
+    InvalidTitle,
+    /// Content is at most 100,000 characters, none of them NUL.
+    #[error("content must be at most 100000 characters, without NUL characters")]
+    InvalidContent,
+    /// Ids are positive integers.
+    #[error("ids are positive integers")]
+    InvalidId,
+    /// Pages are numbered from 1.
+    #[error("page must be at least 1")]
+    InvalidPage,
+    /// A page holds 1 to 100 items.
+    #[error("per_page must be between 1 and 100")]
+    InvalidPerPage,
+    /// Session and token ids are 32 lowercase hexadecimal characters.
+    #[error("malformed random id")]
+    InvalidRandomId,
+}
+
+/// Why a caller could not be authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown username or wrong password: deliberately not told apart.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// The token is malformed, badly signed, or names an unknown session.
+    #[error("token is invalid")]
+    InvalidToken,
+    /// The token, or the session it belongs to, has expired.
+    #[error("token has expired")]
+    TokenExpired,
+    /// The session of the token was logged out or revoked after a reuse.
+    #[error("token has been revoked")]
+    TokenRevoked,
+    /// An access token where a refresh token is expected, or the reverse.
+    #[error("wrong token type")]
+    WrongTokenType,
+}
+
+/// An action only the author of a post may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForbiddenAction {
+    /// Editing a post.
+    EditPost,
+    /// Deleting a post.
+    DeletePost,
+}
+
+/// A kind of thing that can be missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// A post.
+    Post,
+    /// A user.
+    User,
+}
+
+/// Everything a domain operation can fail with.
+///
+/// Every variant but [`Unavailable`](Self::Unavailable) and
+/// [`Internal`](Self::Internal) is the caller's to fix; those two are ours.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// Input broke a rule.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The username belongs to someone else.
+    #[error("username is already taken")]
+    UsernameTaken,
+    /// The caller is not (or no longer) authenticated.
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    /// The caller is authenticated but not the author.
+    #[error("only the author may do this")]
+    Forbidden(ForbiddenAction),
+    /// The thing asked for does not exist.
+    #[error("not found")]
+    NotFound(Resource),
+    /// A dependency (the database) cannot be reached right now; retrying later may work.
+    #[error("a dependency is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A bug or an unexpected infrastructure failure.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl DomainError {
+    /// An internal error from a plain message, for broken invariants.
+    pub fn internal(message: &'static str) -> Self {
+        Self::Internal(message.into())
+    }
+}
+
+impl From<crate::ports::RepositoryError> for DomainError {
+    fn from(error: crate::ports::RepositoryError) -> Self {
+        use crate::ports::RepositoryError;
+        match error {
+            // Callers that expect a conflict match on it before converting.
+            RepositoryError::Conflict => Self::internal("unexpected unique constraint violation"),
+            RepositoryError::Unavailable(source) => Self::Unavailable(source),
+            RepositoryError::Internal(source) => Self::Internal(source),
+        }
+    }
+}
+
+impl From<crate::ports::HashError> for DomainError {
+    fn from(error: crate::ports::HashError) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+impl From<crate::ports::TokenError> for DomainError {
+    fn from(error: crate::ports::TokenError) -> Self {
+        use crate::ports::TokenError;
+        match error {
+            TokenError::Expired => AuthError::TokenExpired.into(),
+            TokenError::Invalid => AuthError::InvalidToken.into(),
+            TokenError::Internal(source) => Self::Internal(source),
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The ports: what the domain needs from the outside world.
+//!
+//! All are synchronous, so they are easy to implement and to mock; callers in
+//! async code run the services on a blocking thread. With the `mocks` feature
+//! (or in this crate's tests) each trait `X` has a mockall mock `MockX`.
+
+use time::OffsetDateTime;
+
+use crate::{
+    BoxError, Claims, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges, PostId,
+    Session, SessionId, TokenId, User, UserCredentials, UserId, Username,
+};
+
+/// How a repository call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// A uniqueness rule refused the write (a taken username).
+    #[error("a unique constraint refused the write")]
+    Conflict,
+    /// The store cannot be reached now (pool timeout, lost connection).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else: a bug or a broken store.
+    #[error("the store failed")]
+    Internal(#[source] BoxError),
+}
+
+/// Stored users.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user and returns it with its new id.
+    ///
+    /// # Errors
+    /// MUST return [`RepositoryError::Conflict`] when the username is taken;
+    /// [`RepositoryError::Unavailable`] when the store cannot be reached.
+    fn create(&self, user: &NewUser) -> Result<User, RepositoryError>;
+
+    /// The user with this exact username, with the password hash.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]; an
+    /// unknown username is `Ok(None)`.
+    fn find_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<UserCredentials>, RepositoryError>;
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]; an
+    /// unknown id is `Ok(None)`.
+    fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
+
+    /// One page of users, oldest first.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError>;
+}
+
+/// Stored posts.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait PostRepository: Send + Sync {
+    /// Stores a new post and returns it with its new id.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn create(&self, post: &NewPost) -> Result<Post, RepositoryError>;
+
+    /// The post with this id.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]; an
+    /// unknown id is `Ok(None)`.
+    fn find(&self, id: PostId) -> Result<Option<Post>, RepositoryError>;
+
+    /// One page of posts, newest first, of one author if `author` is set.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn list(
+        &self,
+        author: Option<UserId>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, RepositoryError>;
+
+    /// Applies `changes` and sets `updated_at` to `at`, only where the post
+    /// `id` exists AND belongs to `author` (one statement), and returns the
+    /// post as stored; `Ok(None)` when no such post of that author exists.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn update(
+        &self,
+        id: PostId,
+        author: UserId,
+        changes: &PostChanges,
+        at: OffsetDateTime,
+    ) -> Result<Option<Post>, RepositoryError>;
+
+    /// Deletes the post `id` only if it belongs to `author`; `Ok(false)`
+    /// when no such post of that author exists.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn delete(&self, id: PostId, author: UserId) -> Result<bool, RepositoryError>;
+}
+
+/// Stored login sessions: the revocation state shared by every instance.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]
+    /// (including a foreign-key failure when the user is gone).
+    fn create(&self, session: &Session) -> Result<(), RepositoryError>;
+
+    /// The session with this id, revoked or not.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]; an
+    /// unknown id is `Ok(None)`.
+    fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError>;
+
+    /// Compare-and-swap in one statement: sets the current refresh token id
+    /// of session `id` from `current` to `next`, only while it is `current`,
+    /// the session is not revoked and has not expired at `now`. Returns
+    /// whether it swapped: `false` means `current` was already used (or a
+    /// concurrent refresh won).
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn rotate_refresh_token(
+        &self,
+        id: &SessionId,
+        current: &TokenId,
+        next: &TokenId,
+        now: OffsetDateTime,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Marks the session revoked at `at`, if it is not already. Idempotent.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn revoke(&self, id: &SessionId, at: OffsetDateTime) -> Result<(), RepositoryError>;
+
+    /// Deletes every session that expired before `now`; returns how many.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError>;
+}
+
+/// Error of a [`PasswordHasher`]: the hasher itself failed (not a mismatch).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashError(#[source] pub BoxError);
+
+/// Slow, salted password hashing.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a password that passed the policy.
+    ///
+    /// # Errors
+    /// [`HashError`] when the hasher fails.
+    fn hash(&self, password: &str) -> Result<PasswordHash, HashError>;
+
+    /// Whether `password` matches `hash`; a mismatch is `Ok(false)`.
+    ///
+    /// # Errors
+    /// [`HashError`] when `hash` is malformed or the hasher fails.
+    fn verify(&self, password: &str, hash: &PasswordHash) -> Result<bool, HashError>;
+
+    /// A valid hash of no user's password, made with the same cost as real
+    /// ones: a login for an unknown username verifies against it, so that it
+    /// takes as long as a wrong password and does not reveal which names exist.
+    fn dummy_hash(&self) -> PasswordHash;
+}
+
+/// How a token was refused by a [`TokenCodec`].
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Well signed and well formed, but past its `exp`.
+    #[error("token has expired")]
+    Expired,
+    /// Anything else: malformed, badly signed, wrong algorithm, a claim
+    /// missing or of the wrong type, not yet valid.
+    #[error("token is invalid")]
+    Invalid,
+    /// Encoding failed (a bug or a broken key).
+    #[error("token encoding failed")]
+    Internal(#[source] BoxError),
+}
+
+/// Signs and verifies tokens.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenCodec: Send + Sync {
+    /// Encodes and signs `claims`.
+    ///
+    /// # Errors
+    /// [`TokenError::Internal`] only.
+    fn encode(&self, claims: &Claims) -> Result<String, TokenError>;
+
+    /// Verifies the signature with the pinned algorithm and the time claims,
+    /// and returns the claims. Does not look at `type`: callers do.
+    ///
+    /// # Errors
+    /// MUST return [`TokenError::Expired`] only for a token whose signature
+    /// is valid; [`TokenError::Invalid`] for every other refusal.
+    fn decode(&self, token: &str) -> Result<Claims, TokenError>;
+}
+
+/// The time.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC, truncated to whole seconds (the precision of token claims).
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// A source of unpredictable ids.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait IdGenerator: Send + Sync {
+    /// A new session id from a cryptographically secure source.
+    fn session_id(&self) -> SessionId;
+    /// A new token id from a cryptographically secure source.
+    fn token_id(&self) -> TokenId;
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+pub mod db;
+mod ids;
+mod jwt;
+mod password;
+mod repositories;
+mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use db::{Backend, DbPool, PoolOptions};
+pub use ids::{OsRandomIds, SystemClock, random_bytes};
+pub use jwt::{JwtCodec, JwtOptions};
+pub use password::BcryptHasher;
+pub use repositories::{DieselPostRepository, DieselSessionRepository, DieselUserRepository};

@@ -1,0 +1,39 @@
+//! Diesel implementations of the repository ports, one code for both backends.
+
+mod posts;
+mod sessions;
+mod users;
+
+use blog_domain::ports::RepositoryError;
+use blog_domain::{BoxError, PageRequest};
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+pub use posts::DieselPostRepository;
+pub use sessions::DieselSessionRepository;
+pub use users::DieselUserRepository;
+
+/// Timestamps are stored as UTC without a zone.
+fn to_db_time(at: OffsetDateTime) -> PrimitiveDateTime {
+    let utc = at.to_offset(UtcOffset::UTC);
+    PrimitiveDateTime::new(utc.date(), utc.time())
+}
+
+fn from_db_time(at: PrimitiveDateTime) -> OffsetDateTime {
+    at.assume_utc()
+}
+
+/// LIMIT and OFFSET of a page, as the SQL types want them.
+fn limit_offset(page: PageRequest) -> Result<(i64, i64), RepositoryError> {
+    let offset =
+        i64::try_from(page.offset()).map_err(|error| RepositoryError::Internal(Box::new(error)))?;
+    Ok((i64::from(page.per_page()), offset))
+}
+
+fn total(count: i64) -> u64 {
+    u64::try_from(count).unwrap_or(0)
+}
+
+/// A stored row that breaks a domain rule: the store was written around us.
+fn corrupt(error: impl Into<BoxError>) -> RepositoryError {
+    RepositoryError::Internal(error.into())
+}

@@ -1,0 +1,173 @@
+//! Posts in the `posts` table.
+
+use blog_domain::ports::{PostRepository, RepositoryError};
+use blog_domain::{
+    NewPost, Page, PageRequest, Post, PostChanges, PostContent, PostId, PostTitle, UserId,
+};
+use diesel::prelude::*;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::{corrupt, from_db_time, limit_offset, to_db_time, total};
+use crate::db::{DbPool, connection, repository_error};
+use crate::schema::posts;
+
+/// [`PostRepository`] on the pool.
+#[derive(Clone)]
+pub struct DieselPostRepository {
+    pool: DbPool,
+}
+
+impl DieselPostRepository {
+    /// A repository on `pool`.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = posts)]
+struct PostRow {
+    id: i64,
+    user_id: i64,
+    title: String,
+    content: String,
+    created_at: PrimitiveDateTime,
+    updated_at: PrimitiveDateTime,
+}
+
+impl TryFrom<PostRow> for Post {
+    type Error = RepositoryError;
+
+    fn try_from(row: PostRow) -> Result<Self, RepositoryError> {
+        Ok(Post {
+            id: PostId::new(row.id).map_err(corrupt)?,
+            title: PostTitle::parse(&row.title).map_err(corrupt)?,
+            content: PostContent::parse(row.content).map_err(corrupt)?,
+            author_id: UserId::new(row.user_id).map_err(corrupt)?,
+            created_at: from_db_time(row.created_at),
+            updated_at: from_db_time(row.updated_at),
+        })
+    }
+}
+
+/// `None` fields are left as stored; `updated_at` always changes, so the
+/// changeset is never empty.
+#[derive(AsChangeset)]
+#[diesel(table_name = posts)]
+struct PostChangeset<'a> {
+    title: Option<&'a str>,
+    content: Option<&'a str>,
+    updated_at: PrimitiveDateTime,
+}
+
+impl PostRepository for DieselPostRepository {
+    fn create(&self, post: &NewPost) -> Result<Post, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        let at = to_db_time(post.created_at);
+        diesel::insert_into(posts::table)
+            .values((
+                posts::user_id.eq(post.author_id.get()),
+                posts::title.eq(post.title.as_str()),
+                posts::content.eq(post.content.as_str()),
+                posts::created_at.eq(at),
+                posts::updated_at.eq(at),
+            ))
+            // A column tuple, not `as_returning()`: the multi-backend
+            // connection cannot run a `SelectBy` in a RETURNING clause.
+            .returning(posts::all_columns)
+            .get_result::<PostRow>(&mut conn)
+            .map_err(repository_error)?
+            .try_into()
+    }
+
+    fn find(&self, id: PostId) -> Result<Option<Post>, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        posts::table
+            .find(id.get())
+            .select(PostRow::as_select())
+            .first(&mut conn)
+            .optional()
+            .map_err(repository_error)?
+            .map(Post::try_from)
+            .transpose()
+    }
+
+    fn list(
+        &self,
+        author: Option<UserId>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, RepositoryError> {
+        let (limit, offset) = limit_offset(page)?;
+        let filtered = || {
+            let mut query = posts::table.into_boxed();
+            if let Some(author) = author {
+                query = query.filter(posts::user_id.eq(author.get()));
+            }
+            query
+        };
+        let mut conn = connection(&self.pool)?;
+        let (rows, count) = conn
+            .transaction(|conn| {
+                let count: i64 = filtered().count().get_result(conn)?;
+                // Ids grow with time on both backends: newest first is id order.
+                let rows: Vec<PostRow> = filtered()
+                    .select(PostRow::as_select())
+                    .order(posts::id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                    .load(conn)?;
+                Ok((rows, count))
+            })
+            .map_err(repository_error)?;
+        let items = rows
+            .into_iter()
+            .map(Post::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            total: total(count),
+            request: page,
+        })
+    }
+
+    fn update(
+        &self,
+        id: PostId,
+        author: UserId,
+        changes: &PostChanges,
+        at: OffsetDateTime,
+    ) -> Result<Option<Post>, RepositoryError> {
+        let changeset = PostChangeset {
+            title: changes.title.as_ref().map(PostTitle::as_str),
+            content: changes.content.as_ref().map(PostContent::as_str),
+            updated_at: to_db_time(at),
+        };
+        let mut conn = connection(&self.pool)?;
+        diesel::update(
+            posts::table
+                .filter(posts::id.eq(id.get()))
+                .filter(posts::user_id.eq(author.get())),
+        )
+        .set(&changeset)
+        // A column tuple, not `as_returning()`: the multi-backend
+        // connection cannot run a `SelectBy` in a RETURNING clause.
+        .returning(posts::all_columns)
+        .get_result::<PostRow>(&mut conn)
+        .optional()
+        .map_err(repository_error)?
+        .map(Post::try_from)
+        .transpose()
+    }
+
+    fn delete(&self, id: PostId, author: UserId) -> Result<bool, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        let deleted = diesel::delete(
+            posts::table
+                .filter(posts::id.eq(id.get()))
+                .filter(posts::user_id.eq(author.get())),
+        )
+        .execute(&mut conn)
+        .map_err(repository_error)?;
+        Ok(deleted > 0)
+    }
+}

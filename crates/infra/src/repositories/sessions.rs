@@ -1,0 +1,123 @@
+//! Login sessions in the `sessions` table.
+
+use blog_domain::ports::{RepositoryError, SessionRepository};
+use blog_domain::{Session, SessionId, TokenId, UserId};
+use diesel::prelude::*;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::{corrupt, from_db_time, to_db_time};
+use crate::db::{DbPool, connection, repository_error};
+use crate::schema::sessions;
+
+/// [`SessionRepository`] on the pool.
+#[derive(Clone)]
+pub struct DieselSessionRepository {
+    pool: DbPool,
+}
+
+impl DieselSessionRepository {
+    /// A repository on `pool`.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+struct SessionRow {
+    id: String,
+    user_id: i64,
+    refresh_token_id: String,
+    created_at: PrimitiveDateTime,
+    expires_at: PrimitiveDateTime,
+    revoked_at: Option<PrimitiveDateTime>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = RepositoryError;
+
+    fn try_from(row: SessionRow) -> Result<Self, RepositoryError> {
+        Ok(Session {
+            id: SessionId::parse(row.id).map_err(corrupt)?,
+            user_id: UserId::new(row.user_id).map_err(corrupt)?,
+            refresh_token_id: TokenId::parse(row.refresh_token_id).map_err(corrupt)?,
+            created_at: from_db_time(row.created_at),
+            expires_at: from_db_time(row.expires_at),
+            revoked_at: row.revoked_at.map(from_db_time),
+        })
+    }
+}
+
+impl SessionRepository for DieselSessionRepository {
+    fn create(&self, session: &Session) -> Result<(), RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        diesel::insert_into(sessions::table)
+            .values((
+                sessions::id.eq(session.id.as_str()),
+                sessions::user_id.eq(session.user_id.get()),
+                sessions::refresh_token_id.eq(session.refresh_token_id.as_str()),
+                sessions::created_at.eq(to_db_time(session.created_at)),
+                sessions::expires_at.eq(to_db_time(session.expires_at)),
+                sessions::revoked_at.eq(session.revoked_at.map(to_db_time)),
+            ))
+            .execute(&mut conn)
+            .map_err(repository_error)?;
+        Ok(())
+    }
+
+    fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        sessions::table
+            .find(id.as_str())
+            .select(SessionRow::as_select())
+            .first(&mut conn)
+            .optional()
+            .map_err(repository_error)?
+            .map(Session::try_from)
+            .transpose()
+    }
+
+    fn rotate_refresh_token(
+        &self,
+        id: &SessionId,
+        current: &TokenId,
+        next: &TokenId,
+        now: OffsetDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        // One statement: of two refreshes with the same token, one wins.
+        let swapped = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(id.as_str()))
+                .filter(sessions::refresh_token_id.eq(current.as_str()))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(to_db_time(now))),
+        )
+        .set(sessions::refresh_token_id.eq(next.as_str()))
+        .execute(&mut conn)
+        .map_err(repository_error)?;
+        Ok(swapped == 1)
+    }
+
+    fn revoke(&self, id: &SessionId, at: OffsetDateTime) -> Result<(), RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(id.as_str()))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set(sessions::revoked_at.eq(Some(to_db_time(at))))
+        .execute(&mut conn)
+        .map_err(repository_error)?;
+        Ok(())
+    }
+
+    fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        let deleted =
+            diesel::delete(sessions::table.filter(sessions::expires_at.le(to_db_time(now))))
+                .execute(&mut conn)
+                .map_err(repository_error)?;
+        Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+    }
+}

@@ -1,0 +1,121 @@
+//! Users in the `users` table.
+
+use blog_domain::ports::{RepositoryError, UserRepository};
+use blog_domain::{
+    NewUser, Page, PageRequest, PasswordHash, User, UserCredentials, UserId, Username,
+};
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use super::{corrupt, from_db_time, limit_offset, to_db_time, total};
+use crate::db::{DbPool, connection, repository_error};
+use crate::schema::users;
+
+/// [`UserRepository`] on the pool.
+#[derive(Clone)]
+pub struct DieselUserRepository {
+    pool: DbPool,
+}
+
+impl DieselUserRepository {
+    /// A repository on `pool`.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    id: i64,
+    username: String,
+    created_at: PrimitiveDateTime,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = RepositoryError;
+
+    fn try_from(row: UserRow) -> Result<Self, RepositoryError> {
+        Ok(User {
+            id: UserId::new(row.id).map_err(corrupt)?,
+            username: Username::parse(row.username).map_err(corrupt)?,
+            created_at: from_db_time(row.created_at),
+        })
+    }
+}
+
+impl UserRepository for DieselUserRepository {
+    fn create(&self, user: &NewUser) -> Result<User, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        diesel::insert_into(users::table)
+            .values((
+                users::username.eq(user.username.as_str()),
+                users::password_hash.eq(user.password_hash.as_str()),
+                users::created_at.eq(to_db_time(user.created_at)),
+            ))
+            // A column tuple, not `as_returning()`: the multi-backend
+            // connection cannot run a `SelectBy` in a RETURNING clause.
+            .returning((users::id, users::username, users::created_at))
+            .get_result::<UserRow>(&mut conn)
+            .map_err(repository_error)?
+            .try_into()
+    }
+
+    fn find_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<UserCredentials>, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        let row: Option<(UserRow, String)> = users::table
+            .filter(users::username.eq(username.as_str()))
+            .select((UserRow::as_select(), users::password_hash))
+            .first(&mut conn)
+            .optional()
+            .map_err(repository_error)?;
+        row.map(|(user, hash)| {
+            Ok(UserCredentials {
+                user: user.try_into()?,
+                password_hash: PasswordHash::new(hash),
+            })
+        })
+        .transpose()
+    }
+
+    fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        users::table
+            .find(id.get())
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .optional()
+            .map_err(repository_error)?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError> {
+        let (limit, offset) = limit_offset(page)?;
+        let mut conn = connection(&self.pool)?;
+        let (rows, count) = conn
+            .transaction(|conn| {
+                let count: i64 = users::table.count().get_result(conn)?;
+                let rows: Vec<UserRow> = users::table
+                    .select(UserRow::as_select())
+                    .order(users::id.asc())
+                    .limit(limit)
+                    .offset(offset)
+                    .load(conn)?;
+                Ok((rows, count))
+            })
+            .map_err(repository_error)?;
+        let items = rows
+            .into_iter()
+            .map(User::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            total: total(count),
+            request: page,
+        })
+    }
+}

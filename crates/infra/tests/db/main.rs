@@ -1,0 +1,91 @@
+//! The repositories against real databases: a temp SQLite file always, and a
+//! fresh PostgreSQL database when `BLOG_TEST_POSTGRES_URL` is set. Every test
+//! runs on both with the same code.
+
+mod posts;
+mod sessions;
+mod users;
+
+use std::time::Duration;
+
+use blog_domain::ports::UserRepository;
+use blog_domain::{NewUser, PasswordHash, User, Username};
+use blog_infra::testing::TestDatabase;
+use blog_infra::{DbPool, DieselUserRepository, PoolOptions, db};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+pub const NOW: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);
+
+/// A migrated pool on `database`.
+pub fn pool(database: &TestDatabase) -> DbPool {
+    let pool = db::pool(
+        database.url(),
+        &PoolOptions {
+            max_size: 4,
+            connection_timeout: Duration::from_secs(5),
+        },
+    );
+    db::run_migrations(&pool).unwrap();
+    pool
+}
+
+pub fn create_user(pool: &DbPool, name: &str) -> User {
+    DieselUserRepository::new(pool.clone())
+        .create(&NewUser {
+            username: Username::parse(name).unwrap(),
+            password_hash: PasswordHash::new(format!("$2b$04$hash-of-{name}")),
+            created_at: NOW,
+        })
+        .unwrap()
+}
+
+/// Generates, for each named test function taking `&DbPool`, one test per
+/// backend: `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let database = blog_infra::testing::TestDatabase::sqlite();
+                    super::$name(&$crate::pool(&database));
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    let Some(database) = blog_infra::testing::TestDatabase::postgres() else { return };
+                    super::$name(&$crate::pool(&database));
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(migrations_can_run_twice);
+
+fn migrations_can_run_twice(pool: &DbPool) {
+    db::run_migrations(pool).unwrap();
+}
+
+#[test]
+fn a_pool_on_an_unreachable_postgres_reports_unavailable() {
+    let pool = db::pool(
+        "postgres://postgres@127.0.0.1:1/none",
+        &PoolOptions {
+            max_size: 1,
+            connection_timeout: Duration::from_millis(300),
+        },
+    );
+    let error = DieselUserRepository::new(pool)
+        .find(blog_domain::UserId::new(1).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(error, blog_domain::ports::RepositoryError::Unavailable(_)),
+        "{error:?}"
+    );
+}

@@ -1,0 +1,3 @@
+DROP TABLE sessions;
+DROP TABLE posts;
+DROP TABLE users;
