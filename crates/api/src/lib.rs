@@ -1,1 +1,9 @@
+#![doc = include_str!("../README.md")]
 
+pub mod configuration;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -206,25 +206,28 @@ impl PostService {
     /// `changes` is the request body's parse result, passed in unapplied so
     /// that the checks run in the contract's order: the post must exist
     /// (404), then belong to `actor` (403), and only then is the body judged
-    /// (400).
+    /// (400). Its error type is the caller's, so an edge can keep errors the
+    /// domain does not know (such as an unreadable body).
     ///
     /// # Errors
     /// [`DomainError::NotFound`], then [`DomainError::Forbidden`], then the
     /// error in `changes`; store failures.
-    pub fn update(
+    pub fn update<E: From<DomainError>>(
         &self,
         actor: UserId,
         id: PostId,
-        changes: Result<PostChanges, DomainError>,
-    ) -> Result<Post, DomainError> {
+        changes: Result<PostChanges, E>,
+    ) -> Result<Post, E> {
         self.get(id)?
             .ensure_author(actor, ForbiddenAction::EditPost)?;
         let changes = changes?;
         // The write is scoped to the author too, so a concurrent change of
         // hands or a delete cannot slip between the check and the write.
-        self.posts
-            .update(id, actor, &changes, self.clock.now())?
-            .ok_or(DomainError::NotFound(Resource::Post))
+        let updated = self
+            .posts
+            .update(id, actor, &changes, self.clock.now())
+            .map_err(DomainError::from)?;
+        updated.ok_or_else(|| DomainError::NotFound(Resource::Post).into())
     }
 
     /// Deletes post `id` if `actor` wrote it.

@@ -165,6 +165,15 @@ pub fn run_migrations(pool: &DbPool) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Whether the database answers now: a connection is taken (and, by the
+/// pool, pinged).
+///
+/// # Errors
+/// [`RepositoryError::Unavailable`] when no live connection can be had in time.
+pub fn check(pool: &DbPool) -> Result<(), RepositoryError> {
+    connection(pool).map(drop)
+}
+
 /// Takes a connection from the pool; running out of time means the database
 /// is unavailable, not broken.
 pub(crate) fn connection(

@@ -1,0 +1,405 @@
+//! Settings: `config/default.toml`, then `config/{APP_ENV}.toml`, then
+//! `APP__SECTION__KEY` environment variables, then the seed's variable names.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use config::{Config, ConfigError, Environment, File};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The profile, from `APP_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The default: a random JWT secret if none is set.
+    Development,
+    /// The test suite.
+    Testing,
+    /// Refuses to start without a strong JWT secret.
+    Production,
+}
+
+impl Profile {
+    /// Reads `APP_ENV` (default `development`).
+    ///
+    /// # Errors
+    /// For a value other than development, testing or production.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        std::env::var("APP_ENV").map_or(Ok(Self::Development), |value| value.parse())
+    }
+
+    /// The name of the profile's file in `config/`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Testing => "testing",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = ConfigError;
+
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        match value.to_ascii_lowercase().as_str() {
+            "development" => Ok(Self::Development),
+            "testing" => Ok(Self::Testing),
+            "production" => Ok(Self::Production),
+            other => Err(ConfigError::Message(format!(
+                "APP_ENV is {other:?}: use development, testing or production"
+            ))),
+        }
+    }
+}
+
+/// Every setting of the service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The HTTP server.
+    pub server: ServerSettings,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Tokens.
+    pub jwt: JwtSettings,
+    /// Password hashing.
+    pub password: PasswordSettings,
+    /// Logs.
+    pub log: LogSettings,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listening address (`HOST`).
+    pub host: String,
+    /// Listening port (`PORT`); 0 picks a free one.
+    pub port: u16,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Grace period for in-flight requests at shutdown, in seconds.
+    pub shutdown_timeout_secs: u64,
+    /// Worker threads; unset: one per CPU.
+    pub workers: Option<usize>,
+}
+
+/// The database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// A SQLite path or `sqlite://path`, or a `postgres://` URL (`DATABASE_URL`).
+    pub url: String,
+    /// The most pooled connections.
+    pub pool_size: u32,
+    /// How long to wait for a connection before answering 503, in seconds.
+    pub connect_timeout_secs: u64,
+    /// Whether `serve` applies pending migrations first.
+    pub migrate_on_start: bool,
+    /// Seconds between purges of expired sessions.
+    pub session_purge_interval_secs: u64,
+}
+
+impl DatabaseSettings {
+    /// The connection timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs)
+    }
+}
+
+/// Tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The HS256 secret (`JWT_SECRET_KEY`).
+    pub secret: Option<SecretString>,
+    /// Access token lifetime in seconds (`JWT_ACCESS_TOKEN_EXPIRES`).
+    pub access_ttl_secs: u32,
+    /// Session and refresh token lifetime in seconds (`JWT_REFRESH_TOKEN_EXPIRES`).
+    pub refresh_ttl_secs: u32,
+    /// Tolerated clock skew in seconds.
+    pub leeway_secs: u64,
+    /// The `iss` claim.
+    pub issuer: String,
+}
+
+/// Password hashing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// bcrypt cost, 4 to 31.
+    pub bcrypt_cost: u32,
+    /// Hashes running at once; unset: half the CPUs, at least one.
+    pub max_concurrent_hashes: Option<usize>,
+}
+
+impl PasswordSettings {
+    /// The bound on concurrent hashes.
+    pub fn max_concurrent_hashes(&self) -> usize {
+        self.max_concurrent_hashes
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
+            .max(1)
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people.
+    Pretty,
+    /// One JSON object per line, for collectors.
+    Json,
+}
+
+/// Logs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive; `RUST_LOG` wins over it.
+    pub filter: String,
+    /// Pretty or JSON.
+    pub format: LogFormat,
+}
+
+/// The seed's variable names, kept so that its deployments keep working.
+const SEED_VARIABLES: [(&str, &str); 6] = [
+    ("DATABASE_URL", "database.url"),
+    ("JWT_SECRET_KEY", "jwt.secret"),
+    ("JWT_ACCESS_TOKEN_EXPIRES", "jwt.access_ttl_secs"),
+    ("JWT_REFRESH_TOKEN_EXPIRES", "jwt.refresh_ttl_secs"),
+    ("HOST", "server.host"),
+    ("PORT", "server.port"),
+];
+
+/// Where `config/` is: `APP_CONFIG_DIR`, else `./config` when it exists
+/// (`cargo run` from the workspace), else the workspace's own folder (tests
+/// run from a crate's folder).
+pub fn config_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("APP_CONFIG_DIR") {
+        return PathBuf::from(dir);
+    }
+    let local = PathBuf::from("config");
+    if local.join("default.toml").is_file() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config"))
+    }
+}
+
+/// Reads the settings of `profile` from the files and the environment.
+///
+/// Values stay strings until deserialized (no `try_parsing`), so a secret
+/// made of digits stays a string.
+///
+/// # Errors
+/// A missing `default.toml`, a malformed file, or a value of the wrong type.
+pub fn load(profile: Profile) -> Result<Settings, ConfigError> {
+    load_with(profile, std::env::vars().collect())
+}
+
+/// [`load`] with the environment given as a map, for tests.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with(
+    profile: Profile,
+    environment: HashMap<String, String>,
+) -> Result<Settings, ConfigError> {
+    let dir = config_dir();
+    let mut builder = Config::builder()
+        .add_source(File::from(dir.join("default.toml")))
+        .add_source(File::from(dir.join(format!("{}.toml", profile.as_str()))).required(false))
+        .add_source(
+            Environment::with_prefix("APP")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(environment.clone())),
+        );
+    for (variable, key) in SEED_VARIABLES {
+        builder = builder.set_override_option(key, environment.get(variable).cloned())?;
+    }
+    builder.build()?.try_deserialize()
+}
+
+/// Why the JWT secret cannot be used.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// None was configured.
+    #[error("JWT_SECRET_KEY is not set: production needs a random secret of at least 32 bytes")]
+    Missing,
+    /// Shorter than 32 bytes.
+    #[error("JWT_SECRET_KEY is shorter than 32 bytes: use a random secret of at least 32 bytes")]
+    TooShort,
+    /// A value copied from an example or a default.
+    #[error(
+        "JWT_SECRET_KEY is a well-known example value: use a random secret of at least 32 bytes"
+    )]
+    WellKnown,
+}
+
+/// The shortest secret accepted in production: 256 bits for HS256.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Secrets from examples, tutorials and the seed's defaults.
+const WELL_KNOWN_SECRETS: [&str; 12] = [
+    "secret",
+    "changeme",
+    "change-me",
+    "your-secret-key",
+    "jwt-secret-string",
+    "super-secret",
+    "super-secret-key",
+    "dev-secret",
+    "development-secret-key-change-in-production",
+    "your-256-bit-secret",
+    "please-change-this-secret-key-in-production",
+    "this-is-a-very-long-secret-key-for-development",
+];
+
+/// Checks a secret for production.
+///
+/// # Errors
+/// [`SecretError`] when it is missing, short, a well-known value, or one
+/// character repeated.
+pub fn check_secret(secret: Option<&SecretString>) -> Result<(), SecretError> {
+    let secret = secret
+        .map(ExposeSecret::expose_secret)
+        .ok_or(SecretError::Missing)?;
+    let lower = secret.trim().to_ascii_lowercase();
+    let one_repeated_char = lower.chars().all(|c| lower.starts_with(c));
+    if WELL_KNOWN_SECRETS.iter().any(|known| lower.contains(known)) || one_repeated_char {
+        Err(SecretError::WellKnown)
+    } else if secret.len() < MIN_SECRET_BYTES {
+        Err(SecretError::TooShort)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(value: &str) -> SecretString {
+        SecretString::from(value)
+    }
+
+    #[test]
+    fn a_random_32_byte_secret_is_accepted() {
+        assert_eq!(
+            check_secret(Some(&secret("q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3s"))),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn missing_short_and_well_known_secrets_are_refused() {
+        assert_eq!(check_secret(None), Err(SecretError::Missing));
+        assert_eq!(
+            check_secret(Some(&secret("short-but-random-9f8e7d"))),
+            Err(SecretError::TooShort)
+        );
+        assert_eq!(
+            check_secret(Some(&secret("super-secret"))),
+            Err(SecretError::WellKnown)
+        );
+        assert_eq!(
+            check_secret(Some(&secret(
+                "your-256-bit-secret-padded-to-be-long-enough"
+            ))),
+            Err(SecretError::WellKnown)
+        );
+        assert_eq!(
+            check_secret(Some(&secret(&"a".repeat(64)))),
+            Err(SecretError::WellKnown)
+        );
+    }
+
+    #[test]
+    fn profiles_parse_from_their_names() {
+        assert_eq!(
+            "production".parse::<Profile>().ok(),
+            Some(Profile::Production)
+        );
+        assert_eq!("Testing".parse::<Profile>().ok(), Some(Profile::Testing));
+        assert!("prod".parse::<Profile>().is_err());
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_seed_variable_names_override_the_files() {
+        let settings = load_with(
+            Profile::Development,
+            env(&[
+                ("DATABASE_URL", "postgres://u@127.0.0.1/blog"),
+                ("JWT_SECRET_KEY", "12345678901234567890123456789012"),
+                ("JWT_ACCESS_TOKEN_EXPIRES", "60"),
+                ("JWT_REFRESH_TOKEN_EXPIRES", "120"),
+                ("HOST", "0.0.0.0"),
+                ("PORT", "9090"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.database.url, "postgres://u@127.0.0.1/blog");
+        // A secret of digits stays the same string, not a number.
+        assert_eq!(
+            settings
+                .jwt
+                .secret
+                .map(|s| s.expose_secret().to_owned())
+                .as_deref(),
+            Some("12345678901234567890123456789012")
+        );
+        assert_eq!(
+            (settings.jwt.access_ttl_secs, settings.jwt.refresh_ttl_secs),
+            (60, 120)
+        );
+        assert_eq!(
+            (settings.server.host.as_str(), settings.server.port),
+            ("0.0.0.0", 9090)
+        );
+    }
+
+    #[test]
+    fn app_variables_set_any_key_and_bad_values_are_errors() {
+        let settings = load_with(
+            Profile::Development,
+            env(&[("APP__DATABASE__POOL_SIZE", "3")]),
+        )
+        .unwrap();
+        assert_eq!(settings.database.pool_size, 3);
+        assert!(load_with(Profile::Development, env(&[("PORT", "eighty")])).is_err());
+        assert!(load_with(Profile::Development, env(&[("APP__LOG__FORMAT", "xml")])).is_err());
+    }
+
+    #[test]
+    fn the_shipped_files_load_for_every_profile() {
+        for profile in [Profile::Development, Profile::Testing, Profile::Production] {
+            let settings = load_with(profile, HashMap::new()).unwrap();
+            assert_eq!(settings.jwt.access_ttl_secs, 3600, "{profile:?}");
+        }
+        assert_eq!(
+            load_with(Profile::Production, HashMap::new())
+                .unwrap()
+                .log
+                .format,
+            LogFormat::Json
+        );
+        assert_eq!(
+            load_with(Profile::Testing, HashMap::new())
+                .unwrap()
+                .password
+                .bcrypt_cost,
+            4
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! `/api/v1/posts`: reading for everyone, writing for authors.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use blog_domain::{PageRequest, Post, PostChanges, PostContent, PostId, PostTitle, UserId};
+use serde::{Deserialize, Serialize};
+
+use super::paginated;
+use crate::error::ApiError;
+use crate::extract::{AuthenticatedUser, Json, parse_json};
+use crate::state::AppState;
+
+/// A post as clients see it.
+#[derive(Serialize)]
+pub struct PostBody {
+    id: i64,
+    title: String,
+    content: String,
+    user_id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: time::OffsetDateTime,
+}
+
+impl From<Post> for PostBody {
+    fn from(post: Post) -> Self {
+        Self {
+            id: post.id.get(),
+            title: post.title.as_str().to_owned(),
+            content: post.content.as_str().to_owned(),
+            user_id: post.author_id.get(),
+            created_at: post.created_at,
+            updated_at: post.updated_at,
+        }
+    }
+}
+
+/// Not a flattened `PageParams`: serde's `flatten` makes the query
+/// deserializer see numbers as strings.
+#[derive(Deserialize)]
+pub struct ListParams {
+    user_id: Option<i64>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+#[derive(Deserialize)]
+pub struct NewPostRequest {
+    title: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+pub struct PostUpdateRequest {
+    title: Option<String>,
+    content: Option<String>,
+}
+
+impl PostUpdateRequest {
+    fn into_changes(self) -> Result<PostChanges, ApiError> {
+        Ok(PostChanges {
+            title: self.title.as_deref().map(PostTitle::parse).transpose()?,
+            content: self.content.map(PostContent::parse).transpose()?,
+        })
+    }
+}
+
+/// A path id that cannot name a post is a post that does not exist.
+fn post_id(path: &str) -> Result<PostId, ApiError> {
+    path.parse()
+        .ok()
+        .and_then(|id| PostId::new(id).ok())
+        .ok_or_else(ApiError::post_not_found)
+}
+
+/// `GET /api/v1/posts[?user_id=N]`
+pub async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page_request = PageRequest::new(params.page, params.per_page)?;
+    let author = params.user_id.map(UserId::new).transpose()?;
+    let page = state
+        .posts(move |posts| posts.list(author, page_request))
+        .await?;
+    let filters: Vec<_> = author
+        .map(|id| ("user_id", id.to_string()))
+        .into_iter()
+        .collect();
+    Ok(paginated(&request, &filters, page, "posts", PostBody::from))
+}
+
+/// `GET /api/v1/posts/{id}`
+pub async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<PostBody>, ApiError> {
+    let id = post_id(&path)?;
+    let post = state.posts(move |posts| posts.get(id)).await?;
+    Ok(web::Json(post.into()))
+}
+
+/// `POST /api/v1/posts`
+pub async fn create(
+    user: AuthenticatedUser,
+    state: web::Data<AppState>,
+    body: Json<NewPostRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let Json(NewPostRequest { title, content }) = body;
+    let (title, content) = (PostTitle::parse(&title)?, PostContent::parse(content)?);
+    let post = state
+        .posts(move |posts| posts.create(user.0.user_id, title, content))
+        .await?;
+    Ok(HttpResponse::Created().json(PostBody::from(post)))
+}
+
+/// `PUT /api/v1/posts/{id}`: the body is judged only after the post is
+/// found and found to be the caller's (401, 404, 403, then 400).
+pub async fn update(
+    user: AuthenticatedUser,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<web::Json<PostBody>, ApiError> {
+    let id = post_id(&path)?;
+    let changes = parse_json::<PostUpdateRequest>(request.headers(), &body)
+        .and_then(PostUpdateRequest::into_changes);
+    let post = state
+        .posts(move |posts| posts.update(user.0.user_id, id, changes))
+        .await?;
+    Ok(web::Json(post.into()))
+}
+
+/// `DELETE /api/v1/posts/{id}`
+pub async fn delete(
+    user: AuthenticatedUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = post_id(&path)?;
+    state
+        .posts(move |posts| posts.delete(user.0.user_id, id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

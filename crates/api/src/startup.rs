@@ -1,0 +1,248 @@
+//! The composition root: builds the adapters, the services and the server.
+
+use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
+use actix_web::{App, HttpServer, web};
+use blog_domain::{AuthPorts, AuthService, PostService, TokenLifetimes};
+use blog_infra::{
+    BcryptHasher, DbPool, DieselPostRepository, DieselSessionRepository, DieselUserRepository,
+    JwtCodec, JwtOptions, OsRandomIds, PoolOptions, SystemClock, db,
+};
+use futures_util::FutureExt;
+use secrecy::SecretString;
+use tracing_actix_web::TracingLogger;
+
+use crate::configuration::{Profile, Settings, check_secret};
+use crate::error::{ApiError, jsonify_error_response};
+use crate::routes;
+use crate::state::AppState;
+
+/// Why the service cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The JWT secret is unfit for production.
+    #[error(transparent)]
+    Secret(#[from] crate::configuration::SecretError),
+    /// The database could not be migrated.
+    #[error(transparent)]
+    Database(#[from] db::DbError),
+    /// A setting is out of range.
+    #[error("invalid setting: {0}")]
+    Setting(String),
+    /// The address could not be bound.
+    #[error("could not listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built server, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    auth: Arc<AppState>,
+    purge_interval: Duration,
+}
+
+impl Application {
+    /// Connects, migrates if asked to, and binds the listener.
+    ///
+    /// # Errors
+    /// [`StartupError`].
+    pub async fn build(settings: Settings, profile: Profile) -> Result<Self, StartupError> {
+        let secret = jwt_secret(&settings, profile)?;
+        let pool = db::pool(
+            &settings.database.url,
+            &PoolOptions {
+                max_size: settings.database.pool_size,
+                connection_timeout: settings.database.connect_timeout(),
+            },
+        );
+        if settings.database.migrate_on_start {
+            let pool = pool.clone();
+            blocking(move || db::run_migrations(&pool)).await??;
+        }
+        let cost = settings.password.bcrypt_cost;
+        let hasher = blocking(move || BcryptHasher::new(cost))
+            .await?
+            .map_err(|_| StartupError::Setting(format!("bcrypt cost {cost} is outside 4 to 31")))?;
+        let state = Arc::new(app_state(&settings, secret, hasher, pool));
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let body_limit = settings.server.body_limit_bytes;
+        let data = web::Data::from(Arc::clone(&state));
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(body_limit))
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    ApiError::bad_request(format!("Invalid query string: {error}")).into()
+                }))
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| ApiError::no_route().into()),
+                )
+                .configure(routes::configure)
+                .default_service(web::to(routes::no_route))
+                .wrap_fn(catch_panic)
+                .wrap(ErrorHandlers::new().default_handler(jsonify_error_response))
+                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            auth: state,
+            purge_interval: Duration::from_secs(
+                settings.database.session_purge_interval_secs.max(1),
+            ),
+        })
+    }
+
+    /// The port it listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    /// Expired sessions are purged in the background meanwhile.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let purge = actix_web::rt::spawn(purge_expired_sessions(self.auth, self.purge_interval));
+        let result = self.server.await;
+        purge.abort();
+        result
+    }
+}
+
+fn app_state(
+    settings: &Settings,
+    secret: SecretString,
+    hasher: BcryptHasher,
+    pool: DbPool,
+) -> AppState {
+    let clock = Arc::new(SystemClock);
+    let jwt = &settings.jwt;
+    let tokens = JwtCodec::hs256(&JwtOptions {
+        secret,
+        issuer: jwt.issuer.clone(),
+        leeway_secs: jwt.leeway_secs,
+    });
+    let auth = AuthService::new(
+        AuthPorts {
+            users: Arc::new(DieselUserRepository::new(pool.clone())),
+            sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
+            hasher: Arc::new(hasher),
+            tokens: Arc::new(tokens),
+            clock: clock.clone(),
+            ids: Arc::new(OsRandomIds),
+        },
+        TokenLifetimes {
+            access: time::Duration::seconds(i64::from(jwt.access_ttl_secs)),
+            refresh: time::Duration::seconds(i64::from(jwt.refresh_ttl_secs)),
+        },
+    );
+    let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
+    AppState::new(auth, posts, pool, settings.password.max_concurrent_hashes())
+}
+
+/// The configured secret, checked in production; elsewhere a missing one is
+/// replaced by a random one, with a warning.
+fn jwt_secret(settings: &Settings, profile: Profile) -> Result<SecretString, StartupError> {
+    if profile == Profile::Production {
+        check_secret(settings.jwt.secret.as_ref())?;
+    }
+    Ok(settings.jwt.secret.clone().unwrap_or_else(|| {
+        tracing::warn!(
+            "JWT_SECRET_KEY is not set: using a random secret; tokens stop working when the process stops"
+        );
+        let bytes = blog_infra::random_bytes::<32>();
+        SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StartupError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|error| StartupError::Io(std::io::Error::other(error)))
+}
+
+async fn purge_expired_sessions(state: Arc<AppState>, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    loop {
+        interval.tick().await;
+        match state.auth(|auth| auth.purge_expired_sessions()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired sessions purged"),
+            Err(error) => tracing::warn!(?error, "could not purge expired sessions"),
+        }
+    }
+}
+
+/// Turns a panic in a handler into a JSON 500 instead of a dropped connection.
+/// The error carries its own response: no request clone is held meanwhile,
+/// which would keep the router from writing the match info.
+fn catch_panic<S, B>(
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
+    AssertUnwindSafe(service.call(request))
+        .catch_unwind()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|_| Err(ApiError::internal("a request handler panicked").into()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::dev::Service as _;
+    use actix_web::test::{TestRequest, init_service, read_body};
+    use actix_web::{HttpResponse, http::StatusCode};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_a_json_500_without_detail() {
+        let app = init_service(App::new().wrap_fn(catch_panic).route(
+            "/boom",
+            web::get().to(|| async {
+                if true {
+                    panic!("secret detail");
+                }
+                HttpResponse::Ok().finish()
+            }),
+        ))
+        .await;
+        let response = app.call(TestRequest::get().uri("/boom").to_request()).await;
+        let response = match response {
+            Ok(response) => response.map_into_boxed_body(),
+            Err(error) => ServiceResponse::new(
+                TestRequest::default().to_http_request(),
+                error.error_response(),
+            ),
+        };
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = serde_json::from_slice(&read_body(response).await).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "Internal Server Error", "message": "Internal server error", "code": "internal_error"})
+        );
+    }
+}
