@@ -108,6 +108,11 @@ impl Application {
         })
     }
 
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The port it listens on (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port

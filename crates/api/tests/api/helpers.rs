@@ -1,0 +1,318 @@
+//! `spawn_app` and a small client for the tests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::Method;
+use awc::http::header::HeaderMap;
+use blog_api::configuration::{self, Profile, Settings};
+use blog_api::startup::Application;
+use blog_infra::testing::TestDatabase;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// The secret of every test app: tests forge tokens with it.
+pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// A fresh database, or `None` when PostgreSQL tests are off.
+    pub fn database(self) -> Option<TestDatabase> {
+        match self {
+            Self::Sqlite => Some(TestDatabase::sqlite()),
+            Self::Postgres => TestDatabase::postgres(),
+        }
+    }
+}
+
+/// Generates, for each named `async fn(TestApp)`, one test per backend:
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap();
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await else {
+                        return;
+                    };
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub database: Arc<TestDatabase>,
+    pub handle: ServerHandle,
+    client: awc::Client,
+}
+
+/// The testing profile on `database`, on a free port, with one worker.
+pub fn test_settings(database: &TestDatabase) -> Settings {
+    let mut settings = configuration::load_with(Profile::Testing, HashMap::new()).unwrap();
+    settings.database.url = database.url().to_owned();
+    settings.server.port = 0;
+    settings.server.workers = Some(1);
+    settings.jwt.secret = Some(SecretString::from(SECRET));
+    settings
+}
+
+/// The app on a fresh database of `backend`; `None` when that backend's
+/// tests are off.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let database = Arc::new(backend.database()?);
+    Some(spawn_app_on(database, test_settings).await)
+}
+
+/// The app on an existing database, with settings adjusted by `configure`.
+pub async fn spawn_app_on(
+    database: Arc<TestDatabase>,
+    configure: impl FnOnce(&TestDatabase) -> Settings,
+) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        blog_api::telemetry::init(&configuration::LogSettings {
+            filter: "debug".into(),
+            format: configuration::LogFormat::Pretty,
+        });
+    }
+    let settings = configure(&database);
+    let app = Application::build(settings, Profile::Testing)
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    TestApp {
+        address,
+        database,
+        handle,
+        client,
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|value| value.to_str().unwrap())
+    }
+
+    /// Asserts the status and the contract's error body, content type and,
+    /// for 401, the RFC 6750 challenge. Returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> String {
+        let body = self.json();
+        assert_eq!(
+            (self.status, body["code"].as_str()),
+            (status, Some(code)),
+            "body: {body}"
+        );
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let reason = awc::http::StatusCode::from_u16(status)
+            .unwrap()
+            .canonical_reason()
+            .unwrap();
+        assert_eq!(body["error"], reason);
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "body: {body}"
+        );
+        assert_eq!(
+            body.as_object().unwrap().len(),
+            3,
+            "only error, message and code: {body}"
+        );
+        if status == 401 {
+            let challenge = self.header("www-authenticate").unwrap();
+            assert!(challenge.starts_with("Bearer"), "{challenge}");
+            let names_invalid_token = challenge.contains("error=\"invalid_token\"");
+            let token_rejected = !matches!(code, "missing_token" | "invalid_credentials");
+            assert_eq!(names_invalid_token, token_rejected, "{challenge}");
+        }
+        body["message"].as_str().unwrap().to_owned()
+    }
+}
+
+/// An access and refresh token pair.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Sends a request with optional bearer token, JSON body and extra headers.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        for header in headers {
+            request = request.insert_header(*header);
+        }
+        let sent = match body {
+            Some(body) => request.send_json(body).await,
+            None => request.send().await,
+        };
+        read(sent.unwrap()).await
+    }
+
+    /// Sends raw bytes with the given headers.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        for header in headers {
+            request = request.insert_header(*header);
+        }
+        read(request.send_body(body).await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(Method::GET, path, None, None, &[]).await
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send(Method::POST, path, None, Some(body), &[]).await
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send(Method::POST, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn put_auth(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send(Method::PUT, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn delete_auth(&self, path: &str, token: &str) -> Response {
+        self.send(Method::DELETE, path, Some(token), None, &[])
+            .await
+    }
+
+    /// Registers `username` with [`PASSWORD`]; returns the user's id.
+    pub async fn register(&self, username: &str) -> i64 {
+        let response = self
+            .post(
+                "/api/v1/users",
+                &json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status, 201, "{:?}", response.json());
+        response.json()["id"].as_i64().unwrap()
+    }
+
+    pub async fn login(&self, username: &str) -> Tokens {
+        let response = self
+            .post(
+                "/api/v1/login",
+                &json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status, 200, "{:?}", response.json());
+        tokens(&response)
+    }
+
+    /// Registers and logs in `username`.
+    pub async fn user(&self, username: &str) -> (i64, Tokens) {
+        let id = self.register(username).await;
+        (id, self.login(username).await)
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post("/api/v1/refresh", &json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    pub async fn create_post(&self, token: &str, title: &str, content: &str) -> Value {
+        let response = self
+            .post_auth(
+                "/api/v1/posts",
+                token,
+                &json!({"title": title, "content": content}),
+            )
+            .await;
+        assert_eq!(response.status, 201, "{:?}", response.json());
+        response.json()
+    }
+}
+
+pub fn tokens(response: &Response) -> Tokens {
+    let body = response.json();
+    Tokens {
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn read<S>(mut response: awc::ClientResponse<S>) -> Response
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let body = response
+        .body()
+        .limit(64 * 1024 * 1024)
+        .await
+        .unwrap()
+        .to_vec();
+    Response {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body,
+    }
+}

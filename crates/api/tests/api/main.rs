@@ -1,0 +1,15 @@
+//! The HTTP API, black box: the app on a random port over real HTTP, on
+//! SQLite always and on PostgreSQL when `BLOG_TEST_POSTGRES_URL` is set,
+//! with the same test code.
+
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+mod concurrency;
+mod errors;
+mod health;
+mod helpers;
+mod jwt_attacks;
+mod persistence;
+mod posts;
+mod tokens;
+mod users;
