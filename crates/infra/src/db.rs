@@ -8,7 +8,7 @@ use blog_domain::ports::RepositoryError;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -146,23 +146,44 @@ fn with_connect_timeout(url: &str, timeout: Duration) -> String {
     )
 }
 
-/// Applies the pending migrations of the pool's backend.
+/// Any fixed number: the key of the PostgreSQL advisory lock that serialises
+/// migrations of instances starting together.
+const MIGRATION_LOCK_KEY: i64 = 0x626c_6f67_6d69_6772; // "blogmigr"
+
+/// Applies the pending migrations of the pool's backend. On PostgreSQL it
+/// holds an advisory lock meanwhile, so that instances migrating at once do
+/// it one after the other (the later ones find nothing pending).
 ///
 /// # Errors
 /// [`DbError`] when no connection can be had or a migration fails.
 pub fn run_migrations(pool: &DbPool) -> Result<(), DbError> {
     let mut connection = pool.get()?;
     let applied = match &mut *connection {
-        DbConnection::Sqlite(connection) => connection
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.len()),
-        DbConnection::Postgres(connection) => connection
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|v| v.len()),
-    }
-    .map_err(DbError::Migrations)?;
+        DbConnection::Sqlite(connection) => pending(connection, SQLITE_MIGRATIONS),
+        DbConnection::Postgres(connection) => {
+            let lock = |connection: &mut PgConnection, function: &str| {
+                diesel::sql_query(format!("SELECT {function}({MIGRATION_LOCK_KEY})"))
+                    .execute(connection)
+                    .map_err(|error| DbError::Migrations(Box::new(error)))
+            };
+            lock(connection, "pg_advisory_lock")?;
+            let applied = pending(connection, POSTGRES_MIGRATIONS);
+            lock(connection, "pg_advisory_unlock")?;
+            applied
+        }
+    }?;
     tracing::info!(applied, "database migrations up to date");
     Ok(())
+}
+
+fn pending<DB: diesel::backend::Backend>(
+    connection: &mut impl MigrationHarness<DB>,
+    migrations: EmbeddedMigrations,
+) -> Result<usize, DbError> {
+    connection
+        .run_pending_migrations(migrations)
+        .map(|applied| applied.len())
+        .map_err(DbError::Migrations)
 }
 
 /// Whether the database answers now: a connection is taken (and, by the

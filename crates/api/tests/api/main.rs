@@ -4,11 +4,14 @@
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod cli;
 mod concurrency;
 mod errors;
 mod health;
 mod helpers;
 mod jwt_attacks;
+mod multi_instance;
+mod outage;
 mod persistence;
 mod posts;
 mod tokens;

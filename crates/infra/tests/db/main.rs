@@ -2,6 +2,8 @@
 //! fresh PostgreSQL database when `BLOG_TEST_POSTGRES_URL` is set. Every test
 //! runs on both with the same code.
 
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
 mod posts;
 mod sessions;
 mod users;
@@ -88,4 +90,27 @@ fn a_pool_on_an_unreachable_postgres_reports_unavailable() {
         matches!(error, blog_domain::ports::RepositoryError::Unavailable(_)),
         "{error:?}"
     );
+}
+
+#[test]
+fn instances_migrating_at_once_on_postgres_all_succeed() {
+    let Some(database) = TestDatabase::postgres() else {
+        return;
+    };
+    let options = PoolOptions {
+        max_size: 1,
+        connection_timeout: Duration::from_secs(10),
+    };
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let pool = db::pool(database.url(), &options);
+                scope.spawn(move || db::run_migrations(&pool))
+            })
+            .collect();
+        for run in runs {
+            run.join().unwrap().unwrap();
+        }
+    });
+    create_user(&pool(&database), "alice");
 }

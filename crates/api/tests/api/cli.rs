@@ -1,0 +1,202 @@
+//! The `blog-api` binary: subcommands, refusing a weak secret in production,
+//! and a graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_blog-api");
+const CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config");
+
+/// The binary in an empty folder, with a clean environment.
+fn blog_api(dir: &Path, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("APP_CONFIG_DIR", CONFIG_DIR)
+        .env("PORT", "0");
+    command.env("DATABASE_URL", dir.join("blog.db"));
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = blog_api(dir.path(), &[]).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(text.contains("serve") && text.contains("migrate"), "{text}");
+}
+
+#[test]
+fn migrate_applies_the_migrations_and_can_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let output = blog_api(dir.path(), &[("APP_ENV", "production")])
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert!(dir.path().join("blog.db").is_file());
+}
+
+#[test]
+fn production_refuses_to_start_with_a_missing_short_or_default_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    for secret in [
+        None,
+        Some("short-secret"),
+        Some("your-256-bit-secret-which-is-long-enough"),
+    ] {
+        let mut command = blog_api(dir.path(), &[("APP_ENV", "production")]);
+        if let Some(secret) = secret {
+            command.env("JWT_SECRET_KEY", secret);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success(), "{secret:?}");
+        let text = stderr(&output);
+        assert_eq!(text.lines().count(), 1, "one clear line: {text}");
+        assert!(text.contains("JWT_SECRET_KEY"), "{text}");
+        assert!(
+            !text.contains(secret.unwrap_or("\u{0}")),
+            "the secret is never printed: {text}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_profile_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = blog_api(dir.path(), &[("APP_ENV", "staging")])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("APP_ENV"), "{}", stderr(&output));
+}
+
+/// A bare HTTP/1.1 exchange; returns the status and the body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{authorization}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.get(9..12).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn development_serves_logs_auth_events_without_secrets_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = blog_api(
+        dir.path(),
+        &[("APP__LOG__FORMAT", "json"), ("RUST_LOG", "info")],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log: Vec<String> = Vec::new();
+    let port = loop {
+        let line = lines.next().unwrap().unwrap();
+        log.push(line.clone());
+        if line.contains("\"listening\"") {
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            break u16::try_from(event["port"].as_u64().unwrap()).unwrap();
+        }
+    };
+    assert!(
+        log.iter()
+            .any(|line| line.contains("JWT_SECRET_KEY is not set")),
+        "development warns: {log:?}"
+    );
+
+    let password = "a very secret password";
+    let credentials = format!(r#"{{"username": "alice", "password": "{password}"}}"#);
+    assert_eq!(
+        http(port, "POST", "/api/v1/users", None, &credentials).0,
+        201
+    );
+    let (status, pair) = http(port, "POST", "/api/v1/login", None, &credentials);
+    assert_eq!(status, 200);
+    let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+    let (status, pair) = http(
+        port,
+        "POST",
+        "/api/v1/refresh",
+        None,
+        &format!(r#"{{"refresh_token": "{refresh}"}}"#),
+    );
+    assert_eq!(status, 200);
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        http(port, "POST", "/api/v1/logout", Some(&access), "{}").0,
+        200
+    );
+    assert_eq!(
+        http(
+            port,
+            "POST",
+            "/api/v1/login",
+            None,
+            r#"{"username": "alice", "password": "wrong password"}"#
+        )
+        .0,
+        401
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    log.extend(lines.map_while(Result::ok));
+    assert!(child.wait().unwrap().success(), "{log:?}");
+    assert!(
+        log.iter().any(|line| line.contains("\"stopped\"")),
+        "{log:?}"
+    );
+
+    let log = log.join("\n");
+    for event in [
+        "user registered",
+        "login succeeded",
+        "tokens refreshed",
+        "logged out",
+        "login failed",
+    ] {
+        assert!(log.contains(event), "no {event:?} event in {log}");
+    }
+    for secret in [password, refresh.as_str(), access.as_str(), "$2b$"] {
+        assert!(!log.contains(secret), "{secret:?} leaked into the log");
+    }
+}

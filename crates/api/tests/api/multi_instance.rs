@@ -1,0 +1,110 @@
+//! Several instances on one database: revocation state is shared at once.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, spawn_app_on, test_settings};
+
+/// Two instances on one fresh database of `backend`.
+async fn two_instances(backend: Backend) -> Option<(TestApp, TestApp)> {
+    let database = Arc::new(backend.database()?);
+    let first = spawn_app_on(Arc::clone(&database), test_settings).await;
+    let second = spawn_app_on(database, test_settings).await;
+    Some((first, second))
+}
+
+macro_rules! on_two_instances {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    let (first, second) = super::two_instances(super::Backend::Sqlite).await.unwrap();
+                    super::$name(first, second).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    let Some((first, second)) = super::two_instances(super::Backend::Postgres).await else { return };
+                    super::$name(first, second).await;
+                }
+            )*
+        }
+    };
+}
+
+on_two_instances!(
+    a_logout_on_one_instance_holds_on_the_other_at_once,
+    reuse_on_one_instance_revokes_a_session_rotated_on_the_other,
+    concurrent_creates_on_both_instances_are_all_stored,
+);
+
+async fn a_logout_on_one_instance_holds_on_the_other_at_once(first: TestApp, second: TestApp) {
+    let (_, tokens) = first.user("alice").await;
+    assert_eq!(
+        second
+            .get_auth("/api/v1/users/me", &tokens.access)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        first
+            .post_auth("/api/v1/logout", &tokens.access, &json!({}))
+            .await
+            .status,
+        200
+    );
+    second
+        .get_auth("/api/v1/users/me", &tokens.access)
+        .await
+        .assert_error(401, "token_revoked");
+    second
+        .refresh(&tokens.refresh)
+        .await
+        .assert_error(401, "token_revoked");
+}
+
+async fn reuse_on_one_instance_revokes_a_session_rotated_on_the_other(
+    first: TestApp,
+    second: TestApp,
+) {
+    let (_, stolen) = first.user("alice").await;
+    let rotated = crate::helpers::tokens(&first.refresh(&stolen.refresh).await);
+    second
+        .refresh(&stolen.refresh)
+        .await
+        .assert_error(401, "token_revoked");
+    first
+        .refresh(&rotated.refresh)
+        .await
+        .assert_error(401, "token_revoked");
+    first
+        .get_auth("/api/v1/users/me", &rotated.access)
+        .await
+        .assert_error(401, "token_revoked");
+}
+
+async fn concurrent_creates_on_both_instances_are_all_stored(first: TestApp, second: TestApp) {
+    let (alice, tokens) = first.user("alice").await;
+    let titles: Vec<String> = (0..25).map(|n| format!("post {n}")).collect();
+    let creates = titles.iter().flat_map(|title| {
+        [
+            first.create_post(&tokens.access, title, "one"),
+            second.create_post(&tokens.access, title, "two"),
+        ]
+    });
+    assert_eq!(join_all(creates).await.len(), 50);
+    for app in [&first, &second] {
+        let response = app
+            .get(&format!("/api/v1/posts?user_id={alice}&per_page=100"))
+            .await;
+        assert_eq!(response.header("x-total-count"), Some("50"));
+        assert_eq!(response.json()["posts"].as_array().unwrap().len(), 50);
+    }
+}

@@ -1,0 +1,30 @@
+# Recipes for working on the blog API. The README's commands need no `just`.
+
+# List the recipes.
+default:
+    just --list
+
+# Serve on 127.0.0.1:8080 with the embedded SQLite database.
+run:
+    cargo run --release
+
+# Run every test (PostgreSQL ones too when BLOG_TEST_POSTGRES_URL is set).
+test:
+    cargo test
+
+# Run every test against the local PostgreSQL as well.
+test-all:
+    BLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --all-targets -- -D warnings
+
+# Apply pending migrations to DATABASE_URL (or the configured database).
+migrate:
+    cargo run --release -- migrate
+
+# What CI runs.
+ci:
+    bash .ci/run
