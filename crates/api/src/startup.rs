@@ -159,7 +159,13 @@ fn app_state(
         },
     );
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
-    AppState::new(auth, posts, pool, settings.password.max_concurrent_hashes())
+    let readiness = Arc::new(move || db::check(&pool));
+    AppState::new(
+        auth,
+        posts,
+        readiness,
+        settings.password.max_concurrent_hashes(),
+    )
 }
 
 /// The configured secret, checked in production; elsewhere a missing one is

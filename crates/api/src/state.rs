@@ -3,17 +3,21 @@
 
 use std::sync::Arc;
 
-use blog_domain::{AuthService, PostService};
-use blog_infra::DbPool;
+use blog_domain::ports::RepositoryError;
+use blog_domain::{AuthService, DomainError, PostService};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+
+/// Whether the database answers now; built by the composition root, so
+/// that nothing here names an adapter.
+pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), RepositoryError> + Send + Sync>;
 
 /// The services, built once at start.
 pub struct AppState {
     auth: Arc<AuthService>,
     posts: Arc<PostService>,
-    pool: DbPool,
+    readiness: ReadinessCheck,
     /// Bounds concurrent bcrypt work, so reads keep a core in a login storm.
     hashing: Semaphore,
 }
@@ -23,13 +27,13 @@ impl AppState {
     pub fn new(
         auth: AuthService,
         posts: PostService,
-        pool: DbPool,
+        readiness: ReadinessCheck,
         max_concurrent_hashes: usize,
     ) -> Self {
         Self {
             auth: Arc::new(auth),
             posts: Arc::new(posts),
-            pool,
+            readiness,
             hashing: Semaphore::new(max_concurrent_hashes),
         }
     }
@@ -63,8 +67,8 @@ impl AppState {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
-        self.auth(f).await
+        let auth = Arc::clone(&self.auth);
+        blocking_limited(&self.hashing, move || f(&auth)).await
     }
 
     /// Runs `f` on the post service on the blocking pool.
@@ -88,8 +92,8 @@ impl AppState {
     /// # Errors
     /// 503 when it does not.
     pub async fn check_database(&self) -> Result<(), ApiError> {
-        let pool = self.pool.clone();
-        blocking(move || blog_infra::db::check(&pool).map_err(blog_domain::DomainError::from)).await
+        let readiness = Arc::clone(&self.readiness);
+        blocking(move || readiness().map_err(DomainError::from)).await
     }
 }
 
@@ -105,4 +109,54 @@ where
         .await
         .map_err(ApiError::internal)?
         .map_err(Into::into)
+}
+
+/// [`blocking`] once one of `permits` is free: bounds CPU-heavy work.
+async fn blocking_limited<T, E>(
+    permits: &Semaphore,
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let _permit = permits.acquire().await.map_err(ApiError::internal)?;
+    blocking(f).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use futures_util::future::join_all;
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn limited_blocking_work_never_exceeds_its_permits() {
+        let permits = Semaphore::new(2);
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs = (0..8).map(|_| {
+            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+            blocking_limited(&permits, move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, ApiError>(())
+            })
+        });
+        assert!(join_all(jobs).await.iter().all(Result::is_ok));
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    #[actix_web::test]
+    async fn a_panic_on_the_blocking_pool_is_a_500() {
+        let result = blocking(|| -> Result<(), ApiError> { panic!("boom") }).await;
+        assert_eq!(
+            result.map_err(|e| e.code()).err(),
+            Some(crate::error::ErrorCode::InternalError)
+        );
+    }
 }

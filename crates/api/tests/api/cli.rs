@@ -74,6 +74,25 @@ fn production_refuses_to_start_with_a_missing_short_or_default_secret() {
 }
 
 #[test]
+fn a_dot_env_file_in_the_working_directory_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "APP_ENV=staging\n").unwrap();
+    let output = blog_api(dir.path(), &[]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("\"staging\""),
+        "{}",
+        stderr(&output)
+    );
+    // Variables already set win over the file.
+    let output = blog_api(dir.path(), &[("APP_ENV", "production")])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
 fn an_unknown_profile_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let output = blog_api(dir.path(), &[("APP_ENV", "staging")])
