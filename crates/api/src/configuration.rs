@@ -136,8 +136,8 @@ pub struct PasswordSettings {
 }
 
 impl PasswordSettings {
-    /// The bound on concurrent hashes.
-    pub fn max_concurrent_hashes(&self) -> usize {
+    /// How many hashes may run at once.
+    pub fn hashing_permits(&self) -> usize {
         self.max_concurrent_hashes
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
             .max(1)
@@ -243,34 +243,49 @@ pub enum SecretError {
 /// The shortest secret accepted in production: 256 bits for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
 
-/// Secrets from examples, tutorials and the seed's defaults.
-const WELL_KNOWN_SECRETS: [&str; 12] = [
+/// Secrets from examples, tutorials and the seed's defaults, refused as they are.
+const WELL_KNOWN_SECRETS: [&str; 10] = [
     "secret",
-    "changeme",
-    "change-me",
-    "your-secret-key",
+    "secret-key",
+    "secretkey",
+    "jwt-secret",
     "jwt-secret-string",
+    "jwt_secret_key",
     "super-secret",
     "super-secret-key",
     "dev-secret",
-    "development-secret-key-change-in-production",
+    "password",
+];
+
+/// Phrases that mark a placeholder however it is padded.
+const PLACEHOLDER_PHRASES: [&str; 9] = [
+    "changeme",
+    "change-me",
+    "change_me",
+    "change-this",
+    "change-in-production",
+    "your-secret",
     "your-256-bit-secret",
-    "please-change-this-secret-key-in-production",
-    "this-is-a-very-long-secret-key-for-development",
+    "replace-me",
+    "placeholder",
 ];
 
 /// Checks a secret for production.
 ///
 /// # Errors
-/// [`SecretError`] when it is missing, short, a well-known value, or one
-/// character repeated.
+/// [`SecretError`] when it is missing, a well-known value or placeholder, one
+/// character repeated, or shorter than 32 bytes.
 pub fn check_secret(secret: Option<&SecretString>) -> Result<(), SecretError> {
     let secret = secret
         .map(ExposeSecret::expose_secret)
         .ok_or(SecretError::Missing)?;
     let lower = secret.trim().to_ascii_lowercase();
-    let one_repeated_char = lower.chars().all(|c| lower.starts_with(c));
-    if WELL_KNOWN_SECRETS.iter().any(|known| lower.contains(known)) || one_repeated_char {
+    let well_known = WELL_KNOWN_SECRETS.contains(&lower.as_str())
+        || PLACEHOLDER_PHRASES
+            .iter()
+            .any(|phrase| lower.contains(phrase))
+        || lower.chars().all(|c| lower.starts_with(c));
+    if well_known {
         Err(SecretError::WellKnown)
     } else if secret.len() < MIN_SECRET_BYTES {
         Err(SecretError::TooShort)

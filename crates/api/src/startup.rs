@@ -44,7 +44,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    auth: Arc<AppState>,
+    state: Arc<AppState>,
     purge_interval: Duration,
 }
 
@@ -101,7 +101,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
-            auth: state,
+            state,
             purge_interval: Duration::from_secs(
                 settings.database.session_purge_interval_secs.max(1),
             ),
@@ -124,7 +124,7 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let purge = actix_web::rt::spawn(purge_expired_sessions(self.auth, self.purge_interval));
+        let purge = actix_web::rt::spawn(purge_expired_sessions(self.state, self.purge_interval));
         let result = self.server.await;
         purge.abort();
         result
@@ -160,12 +160,7 @@ fn app_state(
     );
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
     let readiness = Arc::new(move || db::check(&pool));
-    AppState::new(
-        auth,
-        posts,
-        readiness,
-        settings.password.max_concurrent_hashes(),
-    )
+    AppState::new(auth, posts, readiness, settings.password.hashing_permits())
 }
 
 /// The configured secret, checked in production; elsewhere a missing one is

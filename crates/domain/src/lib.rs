@@ -10,7 +10,7 @@ mod session;
 mod token;
 mod user;
 
-pub use auth::{AuthPorts, AuthService, TokenLifetimes};
+pub use auth::{AUTH_EVENTS, AuthPorts, AuthService, TokenLifetimes};
 pub use error::{AuthError, BoxError, DomainError, ForbiddenAction, Resource, ValidationError};
 pub use page::{Page, PageRequest};
 pub use post::{NewPost, Post, PostChanges, PostContent, PostId, PostService, PostTitle};

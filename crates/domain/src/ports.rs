@@ -146,7 +146,7 @@ pub trait SessionRepository: Send + Sync {
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
     fn revoke(&self, id: &SessionId, at: OffsetDateTime) -> Result<(), RepositoryError>;
 
-    /// Deletes every session that expired before `now`; returns how many.
+    /// Deletes every session whose expiry is at or before `now`; returns how many.
     ///
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].

@@ -5,7 +5,7 @@ mod health;
 mod posts;
 mod users;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, Resource, Route, guard, web};
 
 use crate::error::{ApiError, method_not_allowed};
 
@@ -16,66 +16,38 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(
-                    web::resource("/users")
-                        .route(web::get().to(users::list))
-                        .route(web::head().to(users::list))
-                        .route(web::post().to(users::register))
-                        .default_service(web::to(|| async {
-                            method_not_allowed("GET, HEAD, POST")
-                        })),
+                    resource("/users", "GET, HEAD, POST")
+                        .route(get_or_head().to(users::list))
+                        .route(web::post().to(users::register)),
+                )
+                .service(resource("/users/me", "GET, HEAD").route(get_or_head().to(users::me)))
+                .service(resource("/login", "POST").route(web::post().to(auth::login)))
+                .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
+                .service(resource("/logout", "POST").route(web::post().to(auth::logout)))
+                .service(
+                    resource("/posts", "GET, HEAD, POST")
+                        .route(get_or_head().to(posts::list))
+                        .route(web::post().to(posts::create)),
                 )
                 .service(
-                    web::resource("/users/me")
-                        .route(web::get().to(users::me))
-                        .route(web::head().to(users::me))
-                        .default_service(web::to(|| async { method_not_allowed("GET, HEAD") })),
-                )
-                .service(post_only("/login", auth::login))
-                .service(post_only("/refresh", auth::refresh))
-                .service(post_only("/logout", auth::logout))
-                .service(
-                    web::resource("/posts")
-                        .route(web::get().to(posts::list))
-                        .route(web::head().to(posts::list))
-                        .route(web::post().to(posts::create))
-                        .default_service(web::to(|| async {
-                            method_not_allowed("GET, HEAD, POST")
-                        })),
-                )
-                .service(
-                    web::resource("/posts/{id}")
-                        .route(web::get().to(posts::get))
-                        .route(web::head().to(posts::get))
+                    resource("/posts/{id}", "GET, HEAD, PUT, DELETE")
+                        .route(get_or_head().to(posts::get))
                         .route(web::put().to(posts::update))
-                        .route(web::delete().to(posts::delete))
-                        .default_service(web::to(|| async {
-                            method_not_allowed("GET, HEAD, PUT, DELETE")
-                        })),
+                        .route(web::delete().to(posts::delete)),
                 ),
         )
-        .service(
-            web::resource("/healthz")
-                .route(web::get().to(health::live))
-                .route(web::head().to(health::live))
-                .default_service(web::to(|| async { method_not_allowed("GET, HEAD") })),
-        )
-        .service(
-            web::resource("/readyz")
-                .route(web::get().to(health::ready))
-                .route(web::head().to(health::ready))
-                .default_service(web::to(|| async { method_not_allowed("GET, HEAD") })),
-        );
+        .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(health::live)))
+        .service(resource("/readyz", "GET, HEAD").route(get_or_head().to(health::ready)));
 }
 
-fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
-where
-    F: actix_web::Handler<Args>,
-    Args: actix_web::FromRequest + 'static,
-    F::Output: actix_web::Responder + 'static,
-{
-    web::resource(path)
-        .route(web::post().to(handler))
-        .default_service(web::to(|| async { method_not_allowed("POST") }))
+/// A resource whose other methods get 405 with `allow` (RFC 9110 §15.5.6).
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move { method_not_allowed(allow) }))
+}
+
+/// `GET`, and `HEAD` answered by the same handler (the server drops the body).
+fn get_or_head() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// The JSON 404 for paths no route matches.
