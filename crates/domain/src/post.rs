@@ -1,41 +1,13 @@
 //! Posts: their validated parts, the author rule, and [`PostService`].
 
-use std::fmt;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::ports::{Clock, PostRepository};
-use crate::{DomainError, ForbiddenAction, Page, PageRequest, Resource, UserId, ValidationError};
-
-/// The id of a post: a positive integer given by the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PostId(i64);
-
-impl PostId {
-    /// Accepts positive integers only.
-    ///
-    /// # Errors
-    /// [`ValidationError::InvalidId`] for zero or a negative number.
-    pub fn new(raw: i64) -> Result<Self, ValidationError> {
-        if raw > 0 {
-            Ok(Self(raw))
-        } else {
-            Err(ValidationError::InvalidId)
-        }
-    }
-
-    /// The integer value.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-}
-
-impl fmt::Display for PostId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+use crate::{
+    DomainError, ForbiddenAction, Page, PageRequest, PostId, Resource, UserId, ValidationError,
+};
 
 /// A post title: 1 to 200 characters, stored trimmed, no control characters
 /// (a title is one line).

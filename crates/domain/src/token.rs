@@ -1,47 +1,9 @@
 //! Tokens: their claims, their kinds, and the pair a login hands out.
 
-use std::fmt;
-
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::session::{is_random_id, to_hex};
-use crate::{SessionId, UserId, ValidationError};
-
-/// The id of one token (`jti`): 128 random bits as 32 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TokenId(String);
-
-impl TokenId {
-    /// The id made of 128 random bits.
-    pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(to_hex(bytes))
-    }
-
-    /// Parses an id made by an [`IdGenerator`](crate::ports::IdGenerator).
-    ///
-    /// # Errors
-    /// [`ValidationError::InvalidRandomId`] for anything but 32 lowercase hex digits.
-    pub fn parse(raw: impl Into<String>) -> Result<Self, ValidationError> {
-        let raw = raw.into();
-        if is_random_id(&raw) {
-            Ok(Self(raw))
-        } else {
-            Err(ValidationError::InvalidRandomId)
-        }
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::{SessionId, TokenId, UserId};
 
 /// What a token may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,36 +5,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::ValidationError;
-
-/// The id of a user: a positive integer given by the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(i64);
-
-impl UserId {
-    /// Accepts positive integers only.
-    ///
-    /// # Errors
-    /// [`ValidationError::InvalidId`] for zero or a negative number.
-    pub fn new(raw: i64) -> Result<Self, ValidationError> {
-        if raw > 0 {
-            Ok(Self(raw))
-        } else {
-            Err(ValidationError::InvalidId)
-        }
-    }
-
-    /// The integer value.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+use crate::{UserId, ValidationError};
 
 /// A username: 3 to 32 ASCII letters, digits, `_`, `-` or `.`, case kept.
 ///
@@ -250,12 +221,5 @@ mod tests {
             password: SecretString::from("hunter22"),
         };
         assert!(!format!("{attempt:?}").contains("hunter22"));
-    }
-
-    #[test]
-    fn user_ids_are_positive() {
-        assert_eq!(UserId::new(1).map(UserId::get), Ok(1));
-        assert_eq!(UserId::new(0), Err(ValidationError::InvalidId));
-        assert_eq!(UserId::new(-1), Err(ValidationError::InvalidId));
     }
 }
