@@ -114,3 +114,20 @@ fn instances_migrating_at_once_on_postgres_all_succeed() {
     });
     create_user(&pool(&database), "alice");
 }
+
+#[test]
+fn a_sqlite_url_with_its_scheme_names_the_same_file() {
+    let database = TestDatabase::sqlite();
+    let options = PoolOptions {
+        max_size: 1,
+        connection_timeout: Duration::from_secs(5),
+    };
+    let with_scheme = db::pool(&format!("sqlite://{}", database.url()), &options);
+    db::run_migrations(&with_scheme).unwrap();
+    create_user(&with_scheme, "alice");
+    let plain = db::pool(database.url(), &options);
+    let found = DieselUserRepository::new(plain)
+        .find_credentials(&Username::parse("alice").unwrap())
+        .unwrap();
+    assert!(found.is_some());
+}
