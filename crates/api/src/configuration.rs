@@ -70,6 +70,45 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
+impl Settings {
+    /// Checks the values that types alone cannot.
+    ///
+    /// # Errors
+    /// A sentence naming the first setting out of range.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks = [
+            (
+                self.database.pool_size >= 1,
+                "database.pool_size must be at least 1",
+            ),
+            (
+                self.database.connect_timeout_secs >= 1,
+                "database.connect_timeout_secs must be at least 1",
+            ),
+            (
+                self.jwt.access_ttl_secs >= 1,
+                "JWT_ACCESS_TOKEN_EXPIRES must be at least 1 second",
+            ),
+            (
+                self.jwt.refresh_ttl_secs >= self.jwt.access_ttl_secs,
+                "JWT_REFRESH_TOKEN_EXPIRES must not be shorter than JWT_ACCESS_TOKEN_EXPIRES",
+            ),
+            (
+                (4..=31).contains(&self.password.bcrypt_cost),
+                "password.bcrypt_cost must be 4 to 31",
+            ),
+            (
+                self.server.body_limit_bytes >= 1024,
+                "server.body_limit_bytes must be at least 1024",
+            ),
+        ];
+        checks
+            .iter()
+            .find(|(ok, _)| !ok)
+            .map_or(Ok(()), |(_, problem)| Err((*problem).to_owned()))
+    }
+}
+
 /// The HTTP server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -382,6 +421,34 @@ mod tests {
             (settings.server.host.as_str(), settings.server.port),
             ("0.0.0.0", 9090)
         );
+    }
+
+    #[test]
+    fn the_shipped_settings_are_valid_and_out_of_range_ones_are_named() {
+        assert_eq!(
+            load_with(Profile::Production, HashMap::new())
+                .unwrap()
+                .validate(),
+            Ok(())
+        );
+        for (variable, value, named) in [
+            ("APP__DATABASE__POOL_SIZE", "0", "pool_size"),
+            ("JWT_ACCESS_TOKEN_EXPIRES", "0", "JWT_ACCESS_TOKEN_EXPIRES"),
+            (
+                "JWT_REFRESH_TOKEN_EXPIRES",
+                "60",
+                "JWT_REFRESH_TOKEN_EXPIRES",
+            ),
+            ("APP__PASSWORD__BCRYPT_COST", "40", "bcrypt_cost"),
+        ] {
+            let settings = load_with(Profile::Development, env(&[(variable, value)])).unwrap();
+            assert!(
+                settings
+                    .validate()
+                    .is_err_and(|problem| problem.contains(named)),
+                "{variable}"
+            );
+        }
     }
 
     #[test]

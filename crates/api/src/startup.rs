@@ -54,6 +54,7 @@ impl Application {
     /// # Errors
     /// [`StartupError`].
     pub async fn build(settings: Settings, profile: Profile) -> Result<Self, StartupError> {
+        settings.validate().map_err(StartupError::Setting)?;
         let secret = jwt_secret(&settings, profile)?;
         let pool = db::pool(
             &settings.database.url,
@@ -69,7 +70,7 @@ impl Application {
         let cost = settings.password.bcrypt_cost;
         let hasher = blocking(move || BcryptHasher::new(cost))
             .await?
-            .map_err(|_| StartupError::Setting(format!("bcrypt cost {cost} is outside 4 to 31")))?;
+            .map_err(|error| StartupError::Setting(error.to_string()))?;
         let state = Arc::new(app_state(&settings, secret, hasher, pool));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
@@ -83,9 +84,6 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     ApiError::bad_request(format!("Invalid query string: {error}")).into()
                 }))
-                .app_data(
-                    web::PathConfig::default().error_handler(|_, _| ApiError::no_route().into()),
-                )
                 .configure(routes::configure)
                 .default_service(web::to(routes::no_route))
                 .wrap_fn(catch_panic)
