@@ -5,8 +5,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use blog_domain::{AuthPorts, AuthService, PostService, TokenLifetimes};
@@ -16,7 +18,7 @@ use blog_infra::{
 };
 use futures_util::FutureExt;
 use secrecy::SecretString;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::configuration::{Profile, Settings, check_secret};
 use crate::error::{ApiError, jsonify_error_response};
@@ -88,7 +90,8 @@ impl Application {
                 .default_service(web::to(routes::no_route))
                 .wrap_fn(catch_panic)
                 .wrap(ErrorHandlers::new().default_handler(jsonify_error_response))
-                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(security_headers())
+                .wrap_fn(echo_request_id)
                 .wrap(TracingLogger::default())
         })
         .listen(listener)?
@@ -194,6 +197,46 @@ async fn purge_expired_sessions(state: Arc<AppState>, every: Duration) {
             Err(error) => tracing::warn!(?error, "could not purge expired sessions"),
         }
     }
+}
+
+/// Headers for a JSON API that no browser should render, frame or cache
+/// (OWASP REST Security Cheat Sheet). Handlers may set their own.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .add(("Cache-Control", "no-store"))
+        .add(("Referrer-Policy", "no-referrer"))
+}
+
+/// Returns the request id of the log's request span as `X-Request-Id`, so a
+/// client can quote it in a report.
+fn echo_request_id<S, B>(
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| HeaderValue::from_str(&id.to_string()).ok());
+    service.call(request).map(move |result| {
+        result.map(|mut response| {
+            if let Some(id) = id {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static("x-request-id"), id);
+            }
+            response
+        })
+    })
 }
 
 /// Turns a panic in a handler into a JSON 500 instead of a dropped connection.

@@ -1,5 +1,6 @@
 //! `/api/v1/posts`: reading for everyone, writing for authors.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use blog_domain::{PageRequest, Post, PostChanges, PostContent, PostId, PostTitle, UserId};
 use serde::{Deserialize, Serialize};
@@ -112,7 +113,9 @@ pub async fn create(
     let post = state
         .posts(move |posts| posts.create(user.0.user_id, title, content))
         .await?;
-    Ok(HttpResponse::Created().json(PostBody::from(post)))
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/posts/{}", post.id)))
+        .json(PostBody::from(post)))
 }
 
 /// `PUT /api/v1/posts/{id}`: the body is judged only after the post is

@@ -12,7 +12,7 @@ crate::on_both_backends!(
     a_body_that_is_declared_as_something_else_is_a_json_415,
     a_json_body_without_a_content_type_is_read,
     head_is_answered_like_get_without_a_body,
-    every_response_says_nosniff,
+    every_response_carries_the_security_headers_and_a_request_id,
 );
 
 async fn an_unknown_route_is_a_json_404(app: TestApp) {
@@ -107,8 +107,22 @@ async fn head_is_answered_like_get_without_a_body(app: TestApp) {
     assert_eq!(response.header("x-total-count"), Some("0"));
 }
 
-async fn every_response_says_nosniff(app: TestApp) {
-    for response in [app.get("/api/v1/posts").await, app.get("/nowhere").await] {
+async fn every_response_carries_the_security_headers_and_a_request_id(app: TestApp) {
+    let mut ids = Vec::new();
+    for response in [
+        app.get("/api/v1/posts").await,
+        app.get("/nowhere").await,
+        app.get("/healthz").await,
+    ] {
         assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(response.header("x-frame-options"), Some("DENY"));
+        assert_eq!(response.header("cache-control"), Some("no-store"));
+        assert_eq!(
+            response.header("content-security-policy"),
+            Some("default-src 'none'; frame-ancestors 'none'")
+        );
+        ids.push(response.header("x-request-id").unwrap().to_owned());
     }
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "a new id per request: {ids:?}");
 }
