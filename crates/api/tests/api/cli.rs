@@ -132,27 +132,105 @@ fn http(
     )
 }
 
+/// The binary serving in development on `dir`, with JSON logs on stdout.
+struct Server {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    /// The log lines read so far.
+    log: Vec<String>,
+    port: u16,
+}
+
+impl Server {
+    /// Starts it with `vars` set and waits for its `listening` line.
+    fn start(dir: &Path, vars: &[(&str, &str)]) -> Self {
+        let mut child = blog_api(dir, &[("APP__LOG__FORMAT", "json"), ("RUST_LOG", "info")])
+            .envs(vars.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut log = Vec::new();
+        let port = loop {
+            let line = lines.next().unwrap().unwrap();
+            log.push(line.clone());
+            if line.contains("\"listening\"") {
+                let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+                break u16::try_from(event["port"].as_u64().unwrap()).unwrap();
+            }
+        };
+        Self {
+            child,
+            lines,
+            log,
+            port,
+        }
+    }
+}
+
+/// Registers and logs in alice; returns her access token.
+fn access_token(port: u16) -> String {
+    let credentials = r#"{"username": "alice", "password": "correct horse"}"#;
+    assert_eq!(
+        http(port, "POST", "/api/v1/users", None, credentials).0,
+        201
+    );
+    let (status, pair) = http(port, "POST", "/api/v1/login", None, credentials);
+    assert_eq!(status, 200);
+    pair["access_token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn acknowledged_writes_survive_a_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fixed secret: tokens must outlive the process for this test.
+    let secret = [("JWT_SECRET_KEY", "q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3sx")];
+    let mut server = Server::start(dir.path(), &secret);
+    let token = access_token(server.port);
+    let ids: Vec<i64> = (0..20)
+        .map(|n| {
+            let body = format!(r#"{{"title": "post {n}", "content": "must survive"}}"#);
+            let (status, post) = http(server.port, "POST", "/api/v1/posts", Some(&token), &body);
+            assert_eq!(status, 201);
+            post["id"].as_i64().unwrap()
+        })
+        .collect();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let mut restarted = Server::start(dir.path(), &secret);
+    for id in ids {
+        let (status, post) = http(
+            restarted.port,
+            "GET",
+            &format!("/api/v1/posts/{id}"),
+            None,
+            "",
+        );
+        assert_eq!(
+            (status, post["content"].as_str()),
+            (200, Some("must survive"))
+        );
+    }
+    assert_eq!(
+        http(restarted.port, "GET", "/api/v1/users/me", Some(&token), "").0,
+        200,
+        "the session survived too"
+    );
+    restarted.child.kill().unwrap();
+    restarted.child.wait().unwrap();
+}
+
 #[test]
 fn development_serves_logs_auth_events_without_secrets_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = blog_api(
-        dir.path(),
-        &[("APP__LOG__FORMAT", "json"), ("RUST_LOG", "info")],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut log: Vec<String> = Vec::new();
-    let port = loop {
-        let line = lines.next().unwrap().unwrap();
-        log.push(line.clone());
-        if line.contains("\"listening\"") {
-            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-            break u16::try_from(event["port"].as_u64().unwrap()).unwrap();
-        }
-    };
+    let Server {
+        mut child,
+        lines,
+        mut log,
+        port,
+    } = Server::start(dir.path(), &[]);
     assert!(
         log.iter()
             .any(|line| line.contains("JWT_SECRET_KEY is not set")),
