@@ -174,8 +174,7 @@ fn jwt_secret(settings: &Settings, profile: Profile) -> Result<SecretString, Sta
         tracing::warn!(
             "JWT_SECRET_KEY is not set: using a random secret; tokens stop working when the process stops"
         );
-        let bytes = blog_infra::random_bytes::<32>();
-        SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        SecretString::from(blog_infra::random_hex::<32>())
     }))
 }
 

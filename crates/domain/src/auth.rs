@@ -300,7 +300,7 @@ mod tests {
         MockTokenCodec, MockUserRepository, TokenError,
     };
     use crate::test_support::{NOW, SESSION_TTL, session, session_id, token_id, user_id};
-    use crate::{PasswordHash, UserCredentials, ValidationError};
+    use crate::{PasswordHash, UserCredentials};
 
     const ACCESS_TTL: Duration = Duration::hours(1);
 
@@ -850,14 +850,5 @@ mod tests {
             .times(1)
             .returning(|_| Ok(3));
         assert_eq!(mocks.service().purge_expired_sessions().unwrap(), 3);
-    }
-
-    #[test]
-    fn validation_errors_convert_into_domain_errors() {
-        let error: DomainError = ValidationError::WeakPassword.into();
-        assert!(matches!(
-            error,
-            DomainError::Validation(ValidationError::WeakPassword)
-        ));
     }
 }

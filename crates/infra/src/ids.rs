@@ -30,6 +30,17 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// `N` random bytes from the OS, as `2 * N` lowercase hex digits.
+pub fn random_hex<const N: usize>() -> String {
+    use std::fmt::Write;
+    random_bytes::<N>()
+        .iter()
+        .fold(String::with_capacity(2 * N), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
 /// Session and token ids of 128 bits from the OS random source.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OsRandomIds;
@@ -54,6 +65,18 @@ mod tests {
         let (a, b) = (ids.session_id(), ids.session_id());
         assert_ne!(a, b);
         assert_ne!(ids.token_id(), ids.token_id());
+    }
+
+    #[test]
+    fn random_hex_has_two_lowercase_digits_per_byte() {
+        let hex = random_hex::<8>();
+        assert_eq!(hex.len(), 16);
+        assert!(
+            hex.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{hex}"
+        );
+        assert_ne!(hex, random_hex::<8>());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Once;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::random_bytes;
+use crate::random_hex;
 
 /// The variable that turns the PostgreSQL tests on: a URL of a server where
 /// databases may be created, such as `postgres://postgres@127.0.0.1:5432/postgres`.
@@ -63,7 +63,7 @@ impl TestDatabase {
             });
             return None;
         };
-        let name = format!("blog_test_{}", hex(&random_bytes::<8>()));
+        let name = format!("blog_test_{}", random_hex::<8>());
         let mut admin = connect(&admin_url);
         #[expect(clippy::expect_used, reason = "test support: fail the test loudly")]
         diesel::sql_query(format!("CREATE DATABASE {name}"))
@@ -135,10 +135,6 @@ fn database_url(server_url: &str, name: &str) -> String {
         Some(query) => format!("{prefix}/{name}?{query}"),
         None => format!("{prefix}/{name}"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

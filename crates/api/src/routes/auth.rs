@@ -11,10 +11,11 @@ use crate::error::ApiError;
 use crate::extract::{AuthenticatedUser, Json};
 use crate::state::AppState;
 
+/// What registration and login send.
 #[derive(Deserialize)]
 pub struct Credentials {
-    username: String,
-    password: SecretString,
+    pub(super) username: String,
+    pub(super) password: SecretString,
 }
 
 #[derive(Deserialize)]

@@ -2,9 +2,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use blog_domain::{Password, User, Username};
-use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::auth::Credentials;
 use super::paginated;
 use crate::error::ApiError;
 use crate::extract::{AuthenticatedUser, Json, PageParams};
@@ -29,18 +29,12 @@ impl From<User> for UserBody {
     }
 }
 
-#[derive(Deserialize)]
-pub struct Registration {
-    username: String,
-    password: SecretString,
-}
-
 /// `POST /api/v1/users`
 pub async fn register(
     state: web::Data<AppState>,
-    body: Json<Registration>,
+    body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(Registration { username, password }) = body;
+    let Json(Credentials { username, password }) = body;
     let username = Username::parse(username)?;
     let password = Password::parse(password)?;
     let user = state
