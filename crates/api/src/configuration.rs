@@ -2,10 +2,12 @@
 //! `APP__SECTION__KEY` environment variables, then the seed's variable names.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use config::{Config, ConfigError, Environment, File};
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -101,11 +103,16 @@ impl Settings {
                 self.server.body_limit_bytes >= 1024,
                 "server.body_limit_bytes must be at least 1024",
             ),
+            (
+                self.server.body_timeout_secs >= 1,
+                "server.body_timeout_secs must be at least 1",
+            ),
         ];
         checks
             .iter()
             .find(|(ok, _)| !ok)
-            .map_or(Ok(()), |(_, problem)| Err((*problem).to_owned()))
+            .map_or(Ok(()), |(_, problem)| Err((*problem).to_owned()))?;
+        self.server.trusted_proxies().map(drop)
     }
 }
 
@@ -119,10 +126,66 @@ pub struct ServerSettings {
     pub port: u16,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
+    /// Longest time to receive a request body, in seconds; then `408`.
+    pub body_timeout_secs: u64,
+    /// Addresses or CIDR ranges of the proxies whose `X-Forwarded-For` is
+    /// believed; empty: the peer is the client. A TOML list, or one string
+    /// of comma-separated entries (as an environment variable gives it).
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
     /// Grace period for in-flight requests at shutdown, in seconds.
     pub shutdown_timeout_secs: u64,
     /// Worker threads; unset: one per CPU.
     pub workers: Option<usize>,
+}
+
+/// A list, or a string of comma-separated entries (blank ones dropped).
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(list) => list,
+        ListOrString::String(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+impl ServerSettings {
+    /// The body timeout.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
+    }
+
+    /// The trusted proxies as networks; a bare address is a network of one.
+    ///
+    /// # Errors
+    /// A sentence naming the first entry that is neither.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        format!(
+                            "server.trusted_proxies: {entry:?} is not an IP address or CIDR range"
+                        )
+                    })
+            })
+            .collect()
+    }
 }
 
 /// The database.
@@ -269,6 +332,12 @@ pub enum SecretError {
     /// None was configured.
     #[error("JWT_SECRET_KEY is not set: production needs a random secret of at least 32 bytes")]
     Missing,
+    /// Set, but empty or only whitespace.
+    #[error("JWT_SECRET_KEY is empty: production needs a random secret of at least 32 bytes")]
+    Empty,
+    /// A short pattern repeated, such as `abcabcabc…`: long, but guessable.
+    #[error("JWT_SECRET_KEY is a short pattern repeated: use a random secret of at least 32 bytes")]
+    Repetitive,
     /// Shorter than 32 bytes.
     #[error("JWT_SECRET_KEY is shorter than 32 bytes: use a random secret of at least 32 bytes")]
     TooShort,
@@ -309,28 +378,45 @@ const PLACEHOLDER_PHRASES: [&str; 9] = [
     "placeholder",
 ];
 
+/// A secret that repeats a pattern of at most this many bytes is refused.
+const MAX_REPEATED_PATTERN_BYTES: usize = 8;
+
 /// Checks a secret for production.
 ///
 /// # Errors
-/// [`SecretError`] when it is missing, a well-known value or placeholder, one
-/// character repeated, or shorter than 32 bytes.
+/// [`SecretError`] when it is missing or empty, a well-known value or
+/// placeholder, a short pattern repeated, or shorter than 32 bytes.
 pub fn check_secret(secret: Option<&SecretString>) -> Result<(), SecretError> {
     let secret = secret
         .map(ExposeSecret::expose_secret)
         .ok_or(SecretError::Missing)?;
     let lower = secret.trim().to_ascii_lowercase();
-    let well_known = WELL_KNOWN_SECRETS.contains(&lower.as_str())
+    if lower.is_empty() {
+        Err(SecretError::Empty)
+    } else if WELL_KNOWN_SECRETS.contains(&lower.as_str())
         || PLACEHOLDER_PHRASES
             .iter()
             .any(|phrase| lower.contains(phrase))
-        || lower.chars().all(|c| lower.starts_with(c));
-    if well_known {
+    {
         Err(SecretError::WellKnown)
+    } else if is_repetitive(lower.as_bytes()) {
+        Err(SecretError::Repetitive)
     } else if secret.len() < MIN_SECRET_BYTES {
         Err(SecretError::TooShort)
     } else {
         Ok(())
     }
+}
+
+/// Whether `bytes` is one pattern of up to [`MAX_REPEATED_PATTERN_BYTES`]
+/// repeated (the last repetition may be cut short).
+fn is_repetitive(bytes: &[u8]) -> bool {
+    (1..=MAX_REPEATED_PATTERN_BYTES.min(bytes.len() / 2)).any(|period| {
+        bytes
+            .iter()
+            .zip(bytes.iter().skip(period))
+            .all(|(a, b)| a == b)
+    })
 }
 
 #[cfg(test)]
@@ -366,10 +452,32 @@ mod tests {
             ))),
             Err(SecretError::WellKnown)
         );
-        assert_eq!(
-            check_secret(Some(&secret(&"a".repeat(64)))),
-            Err(SecretError::WellKnown)
-        );
+    }
+
+    #[test]
+    fn empty_and_repetitive_secrets_are_named_for_what_they_are() {
+        for empty in ["", "   ", "\t\n"] {
+            assert_eq!(check_secret(Some(&secret(empty))), Err(SecretError::Empty));
+        }
+        for repetitive in [
+            "a".repeat(64),
+            "ab".repeat(20),
+            "0123456789".repeat(4).get(..40).unwrap().to_owned(),
+            "abcdefgh".repeat(5),
+            "Abc1Abc1Abc1Abc1Abc1Abc1Abc1Abc1Abc1".to_owned(),
+        ] {
+            let expected = if repetitive.starts_with("0123") {
+                // A period of ten is past the pattern bound: length decides.
+                Ok(())
+            } else {
+                Err(SecretError::Repetitive)
+            };
+            assert_eq!(
+                check_secret(Some(&secret(&repetitive))),
+                expected,
+                "{repetitive}"
+            );
+        }
     }
 
     #[test]
@@ -449,6 +557,34 @@ mod tests {
                 "{variable}"
             );
         }
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_comma_separated_variable_and_bad_ones_are_named() {
+        let settings = load_with(
+            Profile::Development,
+            env(&[(
+                "APP__SERVER__TRUSTED_PROXIES",
+                "10.0.0.0/8, 192.168.1.7,::1",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.server.trusted_proxies().unwrap(),
+            ["10.0.0.0/8", "192.168.1.7/32", "::1/128"].map(|net| net.parse::<IpNet>().unwrap())
+        );
+        let settings = load_with(
+            Profile::Development,
+            env(&[("APP__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")]),
+        )
+        .unwrap();
+        assert!(
+            settings
+                .validate()
+                .is_err_and(|problem| problem.contains("proxy.local")),
+        );
+        let default = load_with(Profile::Production, HashMap::new()).unwrap();
+        assert!(default.server.trusted_proxies.is_empty());
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The body is over the limit.
     PayloadTooLarge,
+    /// The body did not arrive in time.
+    RequestTimeout,
     /// The body is not `application/json`.
     UnsupportedMediaType,
     /// Too many requests.
@@ -62,6 +64,9 @@ pub struct ApiError {
     message: Cow<'static, str>,
     /// Logged for 5xx, never sent.
     source: Option<BoxError>,
+    /// Close the connection after answering: the rest of the request (a
+    /// body not read) cannot be skipped safely.
+    close: bool,
 }
 
 #[derive(Serialize)]
@@ -82,6 +87,7 @@ impl ApiError {
             code,
             message: message.into(),
             source: None,
+            close: false,
         }
     }
 
@@ -139,13 +145,38 @@ impl ApiError {
         DomainError::NotFound(Resource::Post).into()
     }
 
-    /// 415.
-    pub fn unsupported_media_type() -> Self {
+    /// 415, saying which header is wrong.
+    pub fn unsupported_media_type(message: &'static str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnsupportedMediaType,
-            "Content-Type must be application/json",
+            message,
         )
+    }
+
+    /// 408 for a body that did not arrive in time; the connection closes.
+    pub fn body_timeout() -> Self {
+        Self {
+            close: true,
+            ..Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::RequestTimeout,
+                "The request body was not received in time",
+            )
+        }
+    }
+
+    /// 503 for a request still being received when the server stops; the
+    /// connection closes.
+    pub fn shutting_down() -> Self {
+        Self {
+            close: true,
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                "The server is shutting down",
+            )
+        }
     }
 
     /// 413.
@@ -180,6 +211,7 @@ impl ApiError {
             StatusCode::NOT_FOUND => ErrorCode::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
             StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
             StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServiceUnavailable,
@@ -225,16 +257,21 @@ impl fmt::Display for ApiError {
     }
 }
 
-/// The whole cause chain, for the log.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
+/// An error and its causes on one line (libpq's messages span several).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
     let mut cause = error.source();
     while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
+        parts.push(next.to_string());
         cause = next.source();
     }
-    text
+    parts
+        .join(": ")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl ResponseError for ApiError {
@@ -246,7 +283,7 @@ impl ResponseError for ApiError {
         if self.status.is_server_error() {
             match &self.source {
                 Some(source) => {
-                    tracing::error!(code = ?self.code, cause = %chain(source.as_ref()), "request failed")
+                    tracing::error!(code = ?self.code, cause = %error_chain(source.as_ref()), "request failed")
                 }
                 None => tracing::error!(code = ?self.code, "request failed"),
             }
@@ -257,6 +294,9 @@ impl ResponseError for ApiError {
         }
         if self.code == ErrorCode::ServiceUnavailable {
             response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if self.close {
+            response.force_close();
         }
         response.json(ErrorBody {
             error: self.status.canonical_reason().unwrap_or("Error"),

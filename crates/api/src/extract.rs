@@ -3,14 +3,17 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::mime;
 use actix_web::{FromRequest, HttpRequest, web};
-use blog_domain::{PageRequest, Principal};
+use blog_domain::{PageRequest, Principal, ValidationError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -71,26 +74,83 @@ fn is_b64token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
-/// `?page=&per_page=` as received; [`PageRequest`] checks the bounds.
+/// `?page=&per_page=` as received; [`page_request`] checks the bounds.
 #[derive(Debug, Deserialize)]
 pub struct PageParams {
-    page: Option<u32>,
-    per_page: Option<u32>,
+    page: Option<i64>,
+    per_page: Option<i64>,
 }
 
 impl PageParams {
     /// The checked page request.
     ///
     /// # Errors
-    /// 400 for a page below 1 or a page size outside 1 to 100.
+    /// As [`page_request`].
     pub fn request(&self) -> Result<PageRequest, ApiError> {
-        Ok(PageRequest::new(self.page, self.per_page)?)
+        page_request(self.page, self.per_page)
     }
 }
 
-/// A JSON request body. Unlike `web::Json`, a body sent without any
+/// The page request of a query's `page` and `per_page`, read as signed
+/// numbers so that `0`, `-1` and `2^40` all fail the same rule.
+///
+/// # Errors
+/// 400 `validation_failed` for a page below 1 or a page size outside 1 to 100.
+pub fn page_request(page: Option<i64>, per_page: Option<i64>) -> Result<PageRequest, ApiError> {
+    let page = page
+        .map(|n| u32::try_from(n).map_err(|_| ValidationError::InvalidPage))
+        .transpose()?;
+    let per_page = per_page
+        .map(|n| u32::try_from(n).map_err(|_| ValidationError::InvalidPerPage))
+        .transpose()?;
+    Ok(PageRequest::new(page, per_page)?)
+}
+
+/// How request bodies are read: within a time limit, and given up at shutdown.
+#[derive(Debug, Clone)]
+pub struct BodyReading {
+    timeout: Duration,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl BodyReading {
+    /// Bodies get `timeout`; when `shutdown` turns true, reads still under
+    /// way stop with 503.
+    pub fn new(timeout: Duration, shutdown: watch::Receiver<bool>) -> Self {
+        Self { timeout, shutdown }
+    }
+}
+
+/// Reads the whole body: bounded in size by the app's `PayloadConfig`, in
+/// time by [`BodyReading`]. A trickling or short body answers 408 and a
+/// shutdown 503, both closing the connection.
+fn read_body(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::Bytes, ApiError>> + use<> {
+    let reading = request.app_data::<BodyReading>().cloned();
+    let body = web::Bytes::from_request(request, payload);
+    async move {
+        let Some(BodyReading {
+            timeout,
+            mut shutdown,
+        }) = reading
+        else {
+            return Err(ApiError::internal("BodyReading is not registered"));
+        };
+        tokio::select! {
+            body = body => body.map_err(ApiError::from_payload_error),
+            () = tokio::time::sleep(timeout) => Err(ApiError::body_timeout()),
+            _ = shutdown.wait_for(|stopping| *stopping) => Err(ApiError::shutting_down()),
+        }
+    }
+}
+
+/// A JSON object request body. Unlike `web::Json`, a body sent without any
 /// `Content-Type` is still read as JSON (the seed's clients did not always
-/// send one), while a body of another declared type is refused with 415.
+/// send one), while a body of another declared type, or in any coding but
+/// `identity`, is refused with 415. Only an object is accepted, and no
+/// member may be `null` (an optional field is left out instead).
 #[derive(Debug)]
 pub struct Json<T>(pub T);
 
@@ -99,30 +159,102 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type = check_content_type(request.headers());
-        // Bounded by the app's `PayloadConfig`.
-        let body = web::Bytes::from_request(request, payload);
+        let headers = check_body_headers(request.headers());
+        let body = read_body(request, payload);
         Box::pin(async move {
-            content_type?;
-            let body = body.await.map_err(ApiError::from_payload_error)?;
-            Ok(Self(serde_json::from_slice(&body)?))
+            headers?;
+            parse_object(&body.await?).map(Self)
         })
     }
 }
 
-/// Parses a body already read, with the rules of [`Json`], for handlers
-/// that judge the body only after other checks.
-///
-/// # Errors
-/// 415 for a declared type other than JSON; 400 for a body that is not JSON
-/// or not of the expected shape.
-pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    check_content_type(headers)?;
-    Ok(serde_json::from_slice(body)?)
+/// An optional JSON body: none at all is `None`; one that is sent must be
+/// readable by the rules of [`Json`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = check_body_headers(request.headers());
+        let body = read_body(request, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.is_empty() {
+                return Ok(Self(None));
+            }
+            headers?;
+            parse_object(&body).map(|value| Self(Some(value)))
+        })
+    }
 }
 
-/// `application/json` or any `+json` type, or no declared type at all.
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+/// An extractor whose failure is handed to the handler instead of ending
+/// the request. Extractors run concurrently and the first to fail answers,
+/// so a body checked at once could answer 400 before the token's (slower)
+/// check answers 401; deferred, the body is judged in the contract's order.
+#[derive(Debug)]
+pub struct Deferred<E: FromRequest>(pub Result<E, E::Error>);
+
+impl<E: FromRequest + 'static> FromRequest for Deferred<E> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let inner = E::from_request(request, payload);
+        Box::pin(async move { Ok(Self(inner.await)) })
+    }
+}
+
+/// A JSON object, deserialized as `T`. Going through `Value` first keeps
+/// serde from reading an array as a struct (it would, field by field), and
+/// its messages from naming Rust types or positions.
+fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_request("Request body is not valid JSON"))?;
+    let Value::Object(members) = value else {
+        return Err(ApiError::bad_request("Request body must be a JSON object"));
+    };
+    if members.values().any(Value::is_null) {
+        return Err(ApiError::validation(
+            "A field is null: leave an optional field out instead",
+        ));
+    }
+    T::deserialize(Value::Object(members))
+        .map_err(|error| ApiError::validation(shape_message(&error)))
+}
+
+/// serde's message for a field of the wrong type or a missing one, unless
+/// it names a Rust type.
+fn shape_message(error: &serde_json::Error) -> String {
+    const RUST_WORDS: [&str; 14] = [
+        "struct", "enum", "tuple", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32",
+        "f64", "usize",
+    ];
+    let message = error.to_string();
+    let names_a_type = message
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| RUST_WORDS.contains(&word));
+    if names_a_type || message.len() > 200 {
+        "A field has the wrong type".to_owned()
+    } else {
+        message
+    }
+}
+
+/// `application/json` or any `+json` type, or no declared type at all; and
+/// no content coding but `identity` (none is decoded here).
+fn check_body_headers(headers: &HeaderMap) -> Result<(), ApiError> {
+    let identity = headers
+        .get_all(header::CONTENT_ENCODING)
+        .all(|coding| coding.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if !identity {
+        return Err(ApiError::unsupported_media_type(
+            "Content-Encoding must be identity: compressed bodies are not accepted",
+        ));
+    }
     let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
@@ -133,7 +265,9 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     if mime.is_some_and(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)) {
         Ok(())
     } else {
-        Err(ApiError::unsupported_media_type())
+        Err(ApiError::unsupported_media_type(
+            "Content-Type must be application/json",
+        ))
     }
 }
 
@@ -162,7 +296,7 @@ mod tests {
         if let Some(value) = value {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
         }
-        check_content_type(&headers).map_err(|e| e.code())
+        check_body_headers(&headers).map_err(|e| e.code())
     }
 
     #[test]
@@ -188,6 +322,74 @@ mod tests {
                 Err(UnsupportedMediaType),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn any_content_coding_but_identity_is_unsupported() {
+        use crate::error::ErrorCode::UnsupportedMediaType;
+        let with_coding = |codings: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for coding in codings {
+                headers.append(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_str(coding).unwrap(),
+                );
+            }
+            check_body_headers(&headers).map_err(|e| e.code())
+        };
+        assert_eq!(with_coding(&[]), Ok(()));
+        assert_eq!(with_coding(&["identity"]), Ok(()));
+        assert_eq!(with_coding(&["IDENTITY"]), Ok(()));
+        for bad in [
+            &["gzip"][..],
+            &["br"],
+            &["identity", "gzip"],
+            &["gzip, identity"],
+        ] {
+            assert_eq!(with_coding(bad), Err(UnsupportedMediaType), "{bad:?}");
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Sample {
+        #[expect(dead_code, reason = "only its shape is tested")]
+        name: String,
+        #[expect(dead_code, reason = "only its shape is tested")]
+        count: Option<u32>,
+    }
+
+    fn parsed(body: &str) -> Result<(), (crate::error::ErrorCode, String)> {
+        parse_object::<Sample>(body.as_bytes())
+            .map(drop)
+            .map_err(|e| (e.code(), e.to_string()))
+    }
+
+    #[test]
+    fn only_an_object_without_nulls_of_the_right_shape_is_read() {
+        use crate::error::ErrorCode::{BadRequest, ValidationFailed};
+        assert_eq!(parsed(r#"{"name": "a"}"#), Ok(()));
+        assert_eq!(parsed(r#"{"name": "a", "count": 3, "extra": 1}"#), Ok(()));
+        for not_an_object in [r#"["a", 3]"#, r#""a""#, "3", "null", "true"] {
+            assert_eq!(
+                parsed(not_an_object).map_err(|(code, _)| code),
+                Err(BadRequest),
+                "{not_an_object}"
+            );
+        }
+        for bad_shape in [
+            r#"{"name": null}"#,
+            r#"{"name": "a", "count": null}"#,
+            r#"{"name": 1}"#,
+            r#"{"count": 1}"#,
+            r#"{"name": "a", "count": "x"}"#,
+            r#"{"name": "a", "count": -1}"#,
+        ] {
+            let (code, message) = parsed(bad_shape).unwrap_err();
+            assert_eq!(code, ValidationFailed, "{bad_shape}");
+            for rust in ["struct", "Sample", "u32", "line"] {
+                assert!(!message.contains(rust), "{bad_shape}: {message}");
+            }
         }
     }
 

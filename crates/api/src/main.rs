@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use blog_api::configuration::{self, Profile, Settings};
-use blog_api::startup::Application;
+use blog_api::error::error_chain;
+use blog_api::startup::{self, Application};
 use blog_api::telemetry;
-use blog_infra::{PoolOptions, db};
 use clap::{Parser, Subcommand};
 
 /// The blog API: users, JWT sessions and posts over HTTP.
@@ -45,43 +45,32 @@ fn serve(settings: Settings, profile: Profile) -> ExitCode {
     let result = actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, profile)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| format!("cannot start: {}", error_chain(&error)))?;
         tracing::info!(port = app.port(), profile = profile.as_str(), "listening");
         app.run_until_stopped()
             .await
-            .map_err(|error| error.to_string())
+            .map_err(|error| format!("server failed: {}", error_chain(&error)))
     });
     match result {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }
-        Err(error) => fail(&format!("cannot start: {error}")),
+        Err(message) => fail(&message),
     }
 }
 
 fn migrate(settings: &Settings) -> ExitCode {
-    let pool = db::pool(
-        &settings.database.url,
-        &PoolOptions {
-            max_size: 1,
-            connection_timeout: settings.database.connect_timeout(),
-        },
-    );
-    match db::run_migrations(&pool) {
+    match startup::migrate(settings) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(&format!("migration failed: {error}: {}", source_of(&error))),
+        Err(error) => fail(&format!("migration failed: {}", error_chain(&error))),
     }
 }
 
-fn source_of(error: &dyn std::error::Error) -> String {
-    error.source().map(ToString::to_string).unwrap_or_default()
-}
-
-/// One clear line on stderr (logs may not be set up yet), and a failure code.
+/// One clear line on stderr, with the whole cause, and a failure code.
+/// The log gets no copy: it may not be set up yet, and the line is the same.
 fn fail(message: &str) -> ExitCode {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "blog-api: {message}");
-    tracing::error!("{message}");
     ExitCode::FAILURE
 }

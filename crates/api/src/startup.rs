@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::HttpMessage;
@@ -11,6 +12,7 @@ use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
+use blog_domain::ports::RepositoryError;
 use blog_domain::{AuthPorts, AuthService, PostService, TokenLifetimes};
 use blog_infra::{
     BcryptHasher, DbPool, DieselPostRepository, DieselSessionRepository, DieselUserRepository,
@@ -18,12 +20,16 @@ use blog_infra::{
 };
 use futures_util::FutureExt;
 use secrecy::SecretString;
+use tokio::sync::watch;
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::client::TrustedProxies;
 use crate::configuration::{Profile, Settings, check_secret};
-use crate::error::{ApiError, jsonify_error_response};
+use crate::error::{ApiError, error_chain, jsonify_error_response};
+use crate::extract::BodyReading;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, ReadinessCheck};
+use crate::telemetry::RequestSpan;
 
 /// Why the service cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -31,9 +37,15 @@ pub enum StartupError {
     /// The JWT secret is unfit for production.
     #[error(transparent)]
     Secret(#[from] crate::configuration::SecretError),
-    /// The database could not be migrated.
+    /// `DATABASE_URL` names no database this service can use.
+    #[error(transparent)]
+    DatabaseUrl(#[from] db::DatabaseUrlError),
+    /// The database could not be reached, read or migrated.
     #[error(transparent)]
     Database(#[from] db::DbError),
+    /// Production does not migrate on start, and the database lags behind.
+    #[error("the database lacks {0} migration(s) of this version: run `blog-api migrate` first")]
+    PendingMigrations(usize),
     /// A setting is out of range.
     #[error("invalid setting: {0}")]
     Setting(String),
@@ -48,6 +60,8 @@ pub struct Application {
     server: Server,
     state: Arc<AppState>,
     purge_interval: Duration,
+    /// Turned true on SIGTERM or Ctrl-C: body reads under way give up.
+    shutdown: watch::Sender<bool>,
 }
 
 impl Application {
@@ -58,31 +72,42 @@ impl Application {
     pub async fn build(settings: Settings, profile: Profile) -> Result<Self, StartupError> {
         settings.validate().map_err(StartupError::Setting)?;
         let secret = jwt_secret(&settings, profile)?;
+        let url = db::DatabaseUrl::parse(&settings.database.url)?;
         let pool = db::pool(
-            &settings.database.url,
+            &url,
             &PoolOptions {
                 max_size: settings.database.pool_size,
                 connection_timeout: settings.database.connect_timeout(),
             },
         );
-        if settings.database.migrate_on_start {
-            let pool = pool.clone();
-            blocking(move || db::run_migrations(&pool)).await??;
-        }
+        let migrate = settings.database.migrate_on_start;
+        let checked_pool = pool.clone();
+        let up_to_date =
+            blocking(move || check_migrations(&checked_pool, migrate, profile)).await??;
         let cost = settings.password.bcrypt_cost;
         let hasher = blocking(move || BcryptHasher::new(cost))
             .await?
             .map_err(|error| StartupError::Setting(error.to_string()))?;
-        let state = Arc::new(app_state(&settings, secret, hasher, pool));
+        let state = Arc::new(app_state(&settings, secret, hasher, pool, up_to_date));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let body_limit = settings.server.body_limit_bytes;
+        let (shutdown, stopping) = watch::channel(false);
+        let body_reading = BodyReading::new(settings.server.body_timeout(), stopping);
+        let proxies = TrustedProxies::new(
+            settings
+                .server
+                .trusted_proxies()
+                .map_err(StartupError::Setting)?,
+        );
         let data = web::Data::from(Arc::clone(&state));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
+                .app_data(body_reading.clone())
+                .app_data(proxies.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     ApiError::bad_request(format!("Invalid query string: {error}")).into()
                 }))
@@ -92,9 +117,12 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(jsonify_error_response))
                 .wrap(security_headers())
                 .wrap_fn(echo_request_id)
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
         })
         .listen(listener)?
+        // Signals are ours (see `run_until_stopped`): body reads must hear of
+        // the stop before the server waits for them.
+        .disable_signals()
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
@@ -106,6 +134,7 @@ impl Application {
             purge_interval: Duration::from_secs(
                 settings.database.session_purge_interval_secs.max(1),
             ),
+            shutdown,
         })
     }
 
@@ -126,10 +155,111 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let purge = actix_web::rt::spawn(purge_expired_sessions(self.state, self.purge_interval));
+        let handle = self.server.handle();
+        let shutdown = self.shutdown;
+        let signals = actix_web::rt::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stopping");
+            shutdown.send_replace(true);
+            handle.stop(true).await;
+        });
         let result = self.server.await;
         purge.abort();
+        signals.abort();
         result
     }
+}
+
+/// `blog-api migrate`: applies the pending migrations with one connection,
+/// and reports a database newer than this version.
+///
+/// # Errors
+/// [`StartupError`] when the URL is unusable, the database unreachable or
+/// a migration fails.
+pub fn migrate(settings: &Settings) -> Result<(), StartupError> {
+    let url = db::DatabaseUrl::parse(&settings.database.url)?;
+    let pool = db::pool(
+        &url,
+        &PoolOptions {
+            max_size: 1,
+            connection_timeout: settings.database.connect_timeout(),
+        },
+    );
+    check_migrations(&pool, true, Profile::Production).map(drop)
+}
+
+/// Migrates when asked to, then compares the database's migrations with
+/// this binary's. Returns whether the database is up to date; an
+/// unreachable one is reported and left to `/readyz`, so that an outage at
+/// start is not a crash loop.
+fn check_migrations(pool: &DbPool, migrate: bool, profile: Profile) -> Result<bool, StartupError> {
+    if migrate {
+        db::run_migrations(pool)?;
+    }
+    let status = match db::migration_status(pool) {
+        Ok(status) => status,
+        Err(error) => {
+            tracing::warn!(
+                cause = %error_chain(&error),
+                "cannot read the database's migrations yet; /readyz answers 503 until it can"
+            );
+            return Ok(false);
+        }
+    };
+    if !status.unknown.is_empty() {
+        tracing::warn!(
+            unknown = ?status.unknown,
+            "the database has migrations this version does not know: it was migrated by a newer version"
+        );
+    }
+    if status.is_up_to_date() {
+        return Ok(true);
+    }
+    if profile == Profile::Production {
+        return Err(StartupError::PendingMigrations(status.pending.len()));
+    }
+    tracing::warn!(
+        pending = ?status.pending,
+        "the database lacks migrations of this version: run `blog-api migrate`; /readyz answers 503 until then"
+    );
+    Ok(false)
+}
+
+/// Ready while the database answers and has every migration of this
+/// version; once it has had them, only the connection is checked.
+fn readiness_check(pool: DbPool, up_to_date: bool) -> ReadinessCheck {
+    let migrated = AtomicBool::new(up_to_date);
+    Arc::new(move || {
+        if migrated.load(Ordering::Relaxed) {
+            return db::check(&pool);
+        }
+        let status = db::migration_status(&pool)
+            .map_err(|error| RepositoryError::Unavailable(Box::new(error)))?;
+        if status.is_up_to_date() {
+            migrated.store(true, Ordering::Relaxed);
+            Ok(())
+        } else {
+            Err(RepositoryError::Unavailable(
+                format!("{} migration(s) pending", status.pending.len()).into(),
+            ))
+        }
+    })
+}
+
+/// SIGTERM (orchestrators) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn app_state(
@@ -137,6 +267,7 @@ fn app_state(
     secret: SecretString,
     hasher: BcryptHasher,
     pool: DbPool,
+    up_to_date: bool,
 ) -> AppState {
     let clock = Arc::new(SystemClock);
     let jwt = &settings.jwt;
@@ -160,7 +291,7 @@ fn app_state(
         },
     );
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
-    let readiness = Arc::new(move || db::check(&pool));
+    let readiness = readiness_check(pool, up_to_date);
     AppState::new(auth, posts, readiness, settings.password.hashing_permits())
 }
 

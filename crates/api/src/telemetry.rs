@@ -1,8 +1,18 @@
 //! Logs: `tracing` with an `EnvFilter`, pretty or JSON, to stdout.
 
+use std::io::IsTerminal;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::{Error, HttpMessage};
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
+use crate::client::TrustedProxies;
 use crate::configuration::{LogFormat, LogSettings};
 
 /// Installs the global subscriber; `RUST_LOG` wins over the settings' filter.
@@ -20,6 +30,88 @@ pub fn init(settings: &LogSettings) {
             .flatten_event(true)
             .with_current_span(true)
             .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        // Colour codes only for a person at a terminal, never into a file.
+        LogFormat::Pretty => builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init(),
     };
+}
+
+/// The span of each request: method, route template, path without its query
+/// (a token put in `?access_token=` never reaches the log), the client
+/// address as [`TrustedProxies`] decides it (not as the client claims),
+/// and the user agent with control characters escaped.
+pub struct RequestSpan;
+
+/// Longest user agent logged.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let client_ip = request.peer_addr().map(|peer| {
+            request
+                .app_data::<TrustedProxies>()
+                .map_or(peer.ip(), |proxies| {
+                    proxies.client_address(peer.ip(), request.headers())
+                })
+        });
+        let user_agent = request
+            .headers()
+            .get(header::USER_AGENT)
+            .map(|value| escaped(&String::from_utf8_lossy(value.as_bytes())))
+            .unwrap_or_default();
+        let route = request.match_pattern().unwrap_or_else(|| "default".into());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.path = %escaped(request.path()),
+            http.client_ip = %client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            http.user_agent = %user_agent,
+            http.status_code = Empty,
+            otel.status_code = Empty,
+            request_id = %request_id,
+            exception.message = Empty,
+            exception.details = Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// Client text made safe for a log line: control characters escaped, and
+/// cut to a bounded length.
+fn escaped(text: &str) -> String {
+    let mut safe = String::with_capacity(text.len().min(MAX_USER_AGENT_CHARS));
+    for c in text.chars().take(MAX_USER_AGENT_CHARS) {
+        if c.is_control() {
+            safe.extend(c.escape_debug());
+        } else {
+            safe.push(c);
+        }
+    }
+    safe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(
+            escaped("curl/8.0 \u{1b}[31mred\r\n"),
+            "curl/8.0 \\u{1b}[31mred\\r\\n"
+        );
+        assert_eq!(escaped("Mozilla/5.0 \"été\""), "Mozilla/5.0 \"été\"");
+        assert_eq!(escaped(&"x".repeat(1000)).len(), MAX_USER_AGENT_CHARS);
+        assert_eq!(escaped("a\u{7f}b"), "a\\u{7f}b");
+    }
 }

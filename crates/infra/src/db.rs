@@ -1,14 +1,16 @@
 //! The database connection, its pool and the migrations, for SQLite and
 //! PostgreSQL alike.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use blog_domain::BoxError;
 use blog_domain::ports::RepositoryError;
 use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
 use diesel::r2d2::{self, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -44,15 +46,87 @@ pub enum Backend {
     Postgres,
 }
 
-impl Backend {
-    /// `postgres://` and `postgresql://` URLs name PostgreSQL; anything else
-    /// (a path, or `sqlite://path`) a SQLite file.
-    pub fn of(url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres
-        } else {
-            Self::Sqlite
+/// A checked `DATABASE_URL`: a PostgreSQL URL, or the path of a SQLite file.
+///
+/// SQLite URLs follow SQLAlchemy's meaning, so the seed's settings keep
+/// working: `sqlite:///blog.db` is `blog.db` relative to the working
+/// directory, `sqlite:////var/lib/blog.db` is absolute. A bare path, and
+/// `sqlite://blog.db`, name the path as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    /// What the driver opens: the URL for PostgreSQL, the path for SQLite.
+    target: String,
+}
+
+/// Why a `DATABASE_URL` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatabaseUrlError {
+    /// Nothing was given.
+    #[error("DATABASE_URL is empty: name a SQLite file or a postgres:// URL")]
+    Empty,
+    /// An in-memory SQLite database: each pooled connection would get a
+    /// private, empty database, and nothing would survive a restart.
+    #[error(
+        "DATABASE_URL names an in-memory SQLite database, which the connection pool cannot share and a restart loses: name a file"
+    )]
+    InMemory,
+    /// A scheme of another database.
+    #[error(
+        "DATABASE_URL has the unsupported scheme {0:?}: use a SQLite path, sqlite:///path or postgres://"
+    )]
+    UnsupportedScheme(String),
+}
+
+impl DatabaseUrl {
+    /// Reads a URL.
+    ///
+    /// # Errors
+    /// [`DatabaseUrlError`] for an empty URL, an in-memory SQLite database,
+    /// or a scheme other than `sqlite`, `postgres` and `postgresql`.
+    pub fn parse(url: &str) -> Result<Self, DatabaseUrlError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(DatabaseUrlError::Empty);
         }
+        if let Some((scheme, _)) = url.split_once("://") {
+            match scheme.to_ascii_lowercase().as_str() {
+                "postgres" | "postgresql" => {
+                    return Ok(Self {
+                        backend: Backend::Postgres,
+                        target: url.to_owned(),
+                    });
+                }
+                "sqlite" => {}
+                _ => return Err(DatabaseUrlError::UnsupportedScheme(scheme.to_owned())),
+            }
+        }
+        // `sqlite:///x` is `x`, `sqlite:////x` is `/x` (SQLAlchemy's rule).
+        let path = url
+            .strip_prefix("sqlite:///")
+            .or_else(|| url.strip_prefix("sqlite://"))
+            .unwrap_or(url);
+        let in_memory = path.is_empty()
+            || path == ":memory:"
+            || path.starts_with("file::memory:")
+            || (path.starts_with("file:") && path.contains("mode=memory"));
+        if in_memory {
+            return Err(DatabaseUrlError::InMemory);
+        }
+        Ok(Self {
+            backend: Backend::Sqlite,
+            target: path.to_owned(),
+        })
+    }
+
+    /// The backend it names.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The SQLite file's path, or the PostgreSQL URL.
+    pub fn target(&self) -> &str {
+        &self.target
     }
 }
 
@@ -85,8 +159,13 @@ impl r2d2::ManageConnection for ConnectionManager {
                 .map(DbConnection::Postgres)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
-                let mut connection =
-                    SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                // SQLite's message does not say which file it could not open.
+                let mut connection = SqliteConnection::establish(&self.url).map_err(|error| {
+                    r2d2::Error::ConnectionError(ConnectionError::BadConnection(format!(
+                        "{}: {error}",
+                        self.url
+                    )))
+                })?;
                 connection
                     .batch_execute(SQLITE_PRAGMAS)
                     .map_err(r2d2::Error::QueryError)?;
@@ -110,8 +189,8 @@ impl r2d2::ManageConnection for ConnectionManager {
 /// Errors of opening the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The pool could not be built.
-    #[error("could not build the connection pool")]
+    /// No connection could be had in time; the source says why.
+    #[error("could not connect to the database")]
     Pool(#[from] r2d2::PoolError),
     /// Migrations failed.
     #[error("could not apply the database migrations")]
@@ -120,18 +199,23 @@ pub enum DbError {
 
 /// Builds the pool for `url` without connecting yet, so that a database
 /// that is down at start makes requests answer 503 instead of the process
-/// failing; it reconnects by itself when the database is back.
-pub fn pool(url: &str, options: &PoolOptions) -> DbPool {
-    let backend = Backend::of(url);
-    let url = match backend {
-        Backend::Sqlite => url.strip_prefix("sqlite://").unwrap_or(url).to_owned(),
-        Backend::Postgres => with_connect_timeout(url, options.connection_timeout),
+/// failing; it reconnects by itself when the database is back. Failed
+/// connection attempts are not logged one by one: the caller reports the
+/// last one, once.
+pub fn pool(url: &DatabaseUrl, options: &PoolOptions) -> DbPool {
+    let target = match url.backend {
+        Backend::Sqlite => url.target.clone(),
+        Backend::Postgres => with_connect_timeout(&url.target, options.connection_timeout),
     };
     r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))
         .connection_timeout(options.connection_timeout)
-        .build_unchecked(ConnectionManager { backend, url })
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+        .build_unchecked(ConnectionManager {
+            backend: url.backend,
+            url: target,
+        })
 }
 
 /// Bounds libpq's connect, which otherwise may wait for the OS's TCP timeout.
@@ -186,6 +270,59 @@ fn pending<DB: diesel::backend::Backend>(
         .map_err(DbError::Migrations)
 }
 
+/// How the database's applied migrations compare with this binary's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// This binary's migrations that the database lacks, oldest first.
+    pub pending: Vec<String>,
+    /// Migrations the database has that this binary does not know: the
+    /// database was migrated by a newer version.
+    pub unknown: Vec<String>,
+}
+
+impl MigrationStatus {
+    /// Whether every migration of this binary is applied.
+    pub fn is_up_to_date(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+/// Compares the migrations applied to the pool's database with the
+/// embedded ones, changing nothing but Diesel's bookkeeping table.
+///
+/// # Errors
+/// [`DbError`] when no connection can be had or the bookkeeping cannot be read.
+pub fn migration_status(pool: &DbPool) -> Result<MigrationStatus, DbError> {
+    match &mut *pool.get()? {
+        DbConnection::Sqlite(connection) => compare(connection, SQLITE_MIGRATIONS),
+        DbConnection::Postgres(connection) => compare(connection, POSTGRES_MIGRATIONS),
+    }
+}
+
+fn compare<DB: diesel::backend::Backend>(
+    connection: &mut impl MigrationHarness<DB>,
+    migrations: EmbeddedMigrations,
+) -> Result<MigrationStatus, DbError>
+where
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    let applied: BTreeSet<String> = connection
+        .applied_migrations()
+        .map_err(DbError::Migrations)?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let known: BTreeSet<String> = MigrationSource::<DB>::migrations(&migrations)
+        .map_err(DbError::Migrations)?
+        .iter()
+        .map(|migration| migration.name().version().to_string())
+        .collect();
+    Ok(MigrationStatus {
+        pending: known.difference(&applied).cloned().collect(),
+        unknown: applied.difference(&known).cloned().collect(),
+    })
+}
+
 /// Whether the database answers now: a connection is taken (and, by the
 /// pool, pinged).
 ///
@@ -228,15 +365,49 @@ pub(crate) fn repository_error(error: DieselError) -> RepositoryError {
 mod tests {
     use super::*;
 
+    fn parsed(url: &str) -> Result<(Backend, String), DatabaseUrlError> {
+        DatabaseUrl::parse(url).map(|url| (url.backend(), url.target().to_owned()))
+    }
+
     #[test]
     fn the_url_scheme_picks_the_backend() {
-        assert_eq!(Backend::of("postgres://u@127.0.0.1/db"), Backend::Postgres);
+        for url in ["postgres://u@127.0.0.1/db", "postgresql://u@127.0.0.1/db"] {
+            assert_eq!(parsed(url), Ok((Backend::Postgres, url.to_owned())));
+        }
+        assert_eq!(parsed("blog.db"), Ok((Backend::Sqlite, "blog.db".into())));
+    }
+
+    #[test]
+    fn sqlite_urls_mean_what_they_mean_to_sqlalchemy() {
+        for (url, path) in [
+            ("sqlite:///blog_dev.db", "blog_dev.db"),
+            ("sqlite:///data/blog.db", "data/blog.db"),
+            ("sqlite:////var/lib/blog.db", "/var/lib/blog.db"),
+            ("sqlite://blog.db", "blog.db"),
+            ("/var/lib/blog.db", "/var/lib/blog.db"),
+            ("file:blog.db", "file:blog.db"),
+        ] {
+            assert_eq!(parsed(url), Ok((Backend::Sqlite, path.into())), "{url}");
+        }
+    }
+
+    #[test]
+    fn empty_in_memory_and_foreign_urls_are_refused() {
+        assert_eq!(parsed(""), Err(DatabaseUrlError::Empty));
+        assert_eq!(parsed("  "), Err(DatabaseUrlError::Empty));
+        for url in [
+            ":memory:",
+            "sqlite://",
+            "sqlite:///:memory:",
+            "file::memory:?cache=shared",
+            "file:blog?mode=memory&cache=shared",
+        ] {
+            assert_eq!(parsed(url), Err(DatabaseUrlError::InMemory), "{url}");
+        }
         assert_eq!(
-            Backend::of("postgresql://u@127.0.0.1/db"),
-            Backend::Postgres
+            parsed("mysql://root@localhost/blog"),
+            Err(DatabaseUrlError::UnsupportedScheme("mysql".into()))
         );
-        assert_eq!(Backend::of("blog.db"), Backend::Sqlite);
-        assert_eq!(Backend::of("sqlite://blog.db"), Backend::Sqlite);
     }
 
     #[test]

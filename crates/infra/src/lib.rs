@@ -9,7 +9,7 @@ mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use db::{Backend, DbPool, PoolOptions};
+pub use db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 pub use ids::{OsRandomIds, SystemClock, random_bytes, random_hex};
 pub use jwt::{JwtCodec, JwtOptions};
 pub use password::BcryptHasher;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::extract::{AuthenticatedUser, Json};
+use crate::extract::{AuthenticatedUser, Deferred, Json, OptionalJson};
 use crate::state::AppState;
 
 /// What registration and login send.
@@ -72,13 +72,14 @@ pub async fn refresh(
     Ok(token_response(&pair))
 }
 
-/// `POST /api/v1/logout`: the body (`{"refresh_token"}`) is optional.
+/// `POST /api/v1/logout`: the body (`{"refresh_token"}`) is optional, but
+/// one that is sent must be readable.
 pub async fn logout(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
-    body: Option<Json<LogoutRequest>>,
+    body: Deferred<OptionalJson<LogoutRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let refresh_token = body.and_then(|Json(body)| body.refresh_token);
+    let refresh_token = body.0?.0.and_then(|body| body.refresh_token);
     state
         .auth(move |auth| auth.logout(&user.0, refresh_token.as_ref()))
         .await?;

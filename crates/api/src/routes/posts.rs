@@ -2,12 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use blog_domain::{PageRequest, Post, PostChanges, PostContent, PostId, PostTitle, UserId};
+use blog_domain::{Post, PostChanges, PostContent, PostId, PostTitle, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::paginated;
 use crate::error::ApiError;
-use crate::extract::{AuthenticatedUser, Json, parse_json};
+use crate::extract::{AuthenticatedUser, Deferred, Json, page_request};
 use crate::state::AppState;
 
 /// A post as clients see it.
@@ -41,8 +41,8 @@ impl From<Post> for PostBody {
 #[derive(Deserialize)]
 pub struct ListParams {
     user_id: Option<i64>,
-    page: Option<u32>,
-    per_page: Option<u32>,
+    page: Option<i64>,
+    per_page: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -66,10 +66,13 @@ impl PostUpdateRequest {
     }
 }
 
-/// A path id that cannot name a post is a post that does not exist.
+/// A path id that cannot name a post is a post that does not exist. Only
+/// the canonical decimal form names one: not `+42`, not `042`.
 fn post_id(path: &str) -> Result<PostId, ApiError> {
-    path.parse()
-        .ok()
+    let canonical = path.bytes().all(|b| b.is_ascii_digit()) && !path.starts_with('0');
+    canonical
+        .then(|| path.parse().ok())
+        .flatten()
         .and_then(|id| PostId::new(id).ok())
         .ok_or_else(ApiError::post_not_found)
 }
@@ -80,7 +83,7 @@ pub async fn list(
     request: HttpRequest,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let page_request = PageRequest::new(params.page, params.per_page)?;
+    let page_request = page_request(params.page, params.per_page)?;
     let author = params.user_id.map(UserId::new).transpose()?;
     let page = state
         .posts(move |posts| posts.list(author, page_request))
@@ -106,9 +109,9 @@ pub async fn get(
 pub async fn create(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
-    body: Json<NewPostRequest>,
+    body: Deferred<Json<NewPostRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(NewPostRequest { title, content }) = body;
+    let Json(NewPostRequest { title, content }) = body.0?;
     let (title, content) = (PostTitle::parse(&title)?, PostContent::parse(content)?);
     let post = state
         .posts(move |posts| posts.create(user.0.user_id, title, content))
@@ -124,12 +127,10 @@ pub async fn update(
     user: AuthenticatedUser,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    request: HttpRequest,
-    body: web::Bytes,
+    body: Deferred<Json<PostUpdateRequest>>,
 ) -> Result<web::Json<PostBody>, ApiError> {
     let id = post_id(&path)?;
-    let changes = parse_json::<PostUpdateRequest>(request.headers(), &body)
-        .and_then(PostUpdateRequest::into_changes);
+    let changes = body.0.and_then(|Json(body)| body.into_changes());
     let post = state
         .posts(move |posts| posts.update(user.0.user_id, id, changes))
         .await?;
@@ -147,4 +148,27 @@ pub async fn delete(
         .posts(move |posts| posts.delete(user.0.user_id, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_canonical_decimal_form_names_a_post() {
+        assert_eq!(post_id("42").map(|id| id.get()).ok(), Some(42));
+        for path in [
+            "+42",
+            "042",
+            "0",
+            "-1",
+            "",
+            "4 2",
+            "42.0",
+            "0x2a",
+            "99999999999999999999",
+        ] {
+            assert!(post_id(path).is_err(), "{path:?}");
+        }
+    }
 }

@@ -297,3 +297,220 @@ fn development_serves_logs_auth_events_without_secrets_and_stops_on_sigterm() {
         assert!(!log.contains(secret), "{secret:?} leaked into the log");
     }
 }
+
+/// A production secret that passes the check.
+const STRONG_SECRET: (&str, &str) = ("JWT_SECRET_KEY", "q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3sx");
+
+/// Runs the binary to its end with `vars`; the start must fail with one
+/// stderr line, which is returned.
+fn refused_start(dir: &Path, vars: &[(&str, &str)]) -> String {
+    let output = blog_api(dir, vars).output().unwrap();
+    let text = stderr(&output);
+    assert!(!output.status.success(), "started: {text}");
+    assert_eq!(text.lines().count(), 1, "one clear line: {text}");
+    text
+}
+
+#[test]
+fn an_empty_in_memory_or_foreign_database_url_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        ("", "empty"),
+        ("   ", "empty"),
+        (":memory:", "in-memory"),
+        ("sqlite://", "in-memory"),
+        ("file::memory:?cache=shared", "in-memory"),
+        ("mysql://root@127.0.0.1/blog", "\"mysql\""),
+    ] {
+        let text = refused_start(dir.path(), &[("DATABASE_URL", url)]);
+        assert!(
+            text.contains("DATABASE_URL") && text.contains(says),
+            "{url:?}: {text}"
+        );
+    }
+    // Never taken as a file name.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn the_seeds_sqlalchemy_url_names_a_file_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = blog_api(dir.path(), &[("DATABASE_URL", "sqlite:///blog_dev.db")])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(dir.path().join("blog_dev.db").is_file());
+    // Four slashes: an absolute path.
+    let absolute = format!("sqlite:///{}", dir.path().join("abs.db").display());
+    let output = blog_api(dir.path(), &[("DATABASE_URL", &absolute)])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(dir.path().join("abs.db").is_file());
+}
+
+#[test]
+fn production_on_an_unmigrated_database_refuses_to_start_until_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let production = [("APP_ENV", "production"), STRONG_SECRET];
+    let text = refused_start(dir.path(), &production);
+    assert!(text.contains("blog-api migrate"), "{text}");
+    let output = blog_api(dir.path(), &production)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut server = Server::start(dir.path(), &production);
+    assert_eq!(http(server.port, "GET", "/readyz", None, "").0, 200);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_is_named_with_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, cause) in [
+        ("postgres://postgres@127.0.0.1:1/none", "refused"),
+        (
+            "/nonexistent-folder/blog.db",
+            "/nonexistent-folder/blog.db: Unable to open the database file",
+        ),
+    ] {
+        let output = blog_api(
+            dir.path(),
+            &[
+                ("DATABASE_URL", url),
+                ("APP__DATABASE__CONNECT_TIMEOUT_SECS", "1"),
+            ],
+        )
+        .output()
+        .unwrap();
+        assert!(!output.status.success());
+        let text = stderr(&output);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("could not connect to the database"), "{text}");
+        assert_eq!(text.matches(cause).count(), 1, "{text}");
+        let log = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            !log.contains(cause),
+            "the cause is not repeated in the log: {log}"
+        );
+    }
+}
+
+#[test]
+fn a_stop_does_not_wait_for_a_body_that_never_comes() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[("APP__SERVER__BODY_TIMEOUT_SECS", "120")]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .write_all(b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
+        .unwrap();
+    // Let the server start reading the body.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(server.child.wait().unwrap().success());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the stop waited {:?}",
+        started.elapsed()
+    );
+    let mut response = String::new();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(
+        response.contains("\"code\":\"service_unavailable\""),
+        "{response}"
+    );
+}
+
+#[test]
+fn logs_name_the_peer_not_a_forged_address_and_never_a_query_value() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let send = |port: u16, extra: &str| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "GET /api/v1/posts?access_token=SECRET-IN-QUERY HTTP/1.1\r\nHost: x\r\n\
+             Connection: close\r\n{extra}\r\n"
+        )
+        .unwrap();
+        stream.read_to_end(&mut Vec::new()).unwrap();
+        // The request's log line follows the response.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let forged = "X-Forwarded-For: 203.0.113.66\r\nUser-Agent: evil\u{9b}31m\r\n";
+
+    let Server {
+        mut child,
+        lines,
+        mut log,
+        port,
+    } = Server::start(dir.path(), &[]);
+    send(port, forged);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    log.extend(lines.map_while(Result::ok));
+    let log = log.join("\n");
+    assert!(log.contains("\"http.client_ip\":\"127.0.0.1\""), "{log}");
+    assert!(log.contains("\"http.path\":\"/api/v1/posts\""), "{log}");
+    assert!(log.contains("\"http.route\":\"/api/v1/posts\""), "{log}");
+    assert!(
+        log.contains("evil\\\\u{9b}31m"),
+        "the agent is escaped: {log}"
+    );
+    for leak in ["203.0.113.66", "SECRET-IN-QUERY", "\u{9b}"] {
+        assert!(!log.contains(leak), "{leak:?} in {log}");
+    }
+
+    // Behind a trusted proxy, its X-Forwarded-For names the client.
+    let Server {
+        mut child,
+        lines,
+        mut log,
+        port,
+    } = Server::start(
+        dir.path(),
+        &[("APP__SERVER__TRUSTED_PROXIES", "127.0.0.0/8")],
+    );
+    send(port, forged);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    log.extend(lines.map_while(Result::ok));
+    let log = log.join("\n");
+    assert!(log.contains("\"http.client_ip\":\"203.0.113.66\""), "{log}");
+}
+
+#[test]
+fn pretty_logs_written_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = blog_api(
+        dir.path(),
+        &[("APP__LOG__FORMAT", "pretty"), ("RUST_LOG", "info")],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("listening"))
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!listening.contains('\u{1b}'), "{listening:?}");
+}

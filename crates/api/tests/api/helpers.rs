@@ -74,6 +74,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     settings.database.url = database.url().to_owned();
     settings.server.port = 0;
     settings.server.workers = Some(1);
+    settings.server.body_timeout_secs = 2;
     settings.jwt.secret = Some(SecretString::from(SECRET));
     settings
 }

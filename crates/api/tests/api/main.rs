@@ -9,6 +9,7 @@ mod concurrency;
 mod errors;
 mod health;
 mod helpers;
+mod inputs;
 mod jwt_attacks;
 mod multi_instance;
 mod outage;

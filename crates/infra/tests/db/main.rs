@@ -13,16 +13,21 @@ use std::time::Duration;
 use blog_domain::ports::UserRepository;
 use blog_domain::{NewUser, PasswordHash, User, Username};
 use blog_infra::testing::TestDatabase;
-use blog_infra::{DbPool, DieselUserRepository, PoolOptions, db};
+use blog_infra::{DatabaseUrl, DbPool, DieselUserRepository, PoolOptions, db};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
 pub const NOW: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);
 
+/// A URL the tests know to be valid.
+pub fn url(url: &str) -> DatabaseUrl {
+    DatabaseUrl::parse(url).unwrap()
+}
+
 /// A migrated pool on `database`.
 pub fn pool(database: &TestDatabase) -> DbPool {
     let pool = db::pool(
-        database.url(),
+        &url(database.url()),
         &PoolOptions {
             max_size: 4,
             connection_timeout: Duration::from_secs(5),
@@ -68,7 +73,7 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(migrations_can_run_twice);
+on_both_backends!(migrations_can_run_twice, a_migrated_database_is_up_to_date);
 
 fn migrations_can_run_twice(pool: &DbPool) {
     db::run_migrations(pool).unwrap();
@@ -77,7 +82,7 @@ fn migrations_can_run_twice(pool: &DbPool) {
 #[test]
 fn a_pool_on_an_unreachable_postgres_reports_unavailable() {
     let pool = db::pool(
-        "postgres://postgres@127.0.0.1:1/none",
+        &url("postgres://postgres@127.0.0.1:1/none"),
         &PoolOptions {
             max_size: 1,
             connection_timeout: Duration::from_millis(300),
@@ -104,7 +109,7 @@ fn instances_migrating_at_once_on_postgres_all_succeed() {
     std::thread::scope(|scope| {
         let runs: Vec<_> = (0..4)
             .map(|_| {
-                let pool = db::pool(database.url(), &options);
+                let pool = db::pool(&url(database.url()), &options);
                 scope.spawn(move || db::run_migrations(&pool))
             })
             .collect();
@@ -116,18 +121,59 @@ fn instances_migrating_at_once_on_postgres_all_succeed() {
 }
 
 #[test]
-fn a_sqlite_url_with_its_scheme_names_the_same_file() {
+fn a_sqlite_url_with_four_slashes_names_the_same_file_as_its_absolute_path() {
     let database = TestDatabase::sqlite();
+    assert!(database.url().starts_with('/'), "{}", database.url());
     let options = PoolOptions {
         max_size: 1,
         connection_timeout: Duration::from_secs(5),
     };
-    let with_scheme = db::pool(&format!("sqlite://{}", database.url()), &options);
+    let with_scheme = db::pool(&url(&format!("sqlite:///{}", database.url())), &options);
     db::run_migrations(&with_scheme).unwrap();
     create_user(&with_scheme, "alice");
-    let plain = db::pool(database.url(), &options);
+    let plain = db::pool(&url(database.url()), &options);
     let found = DieselUserRepository::new(plain)
         .find_credentials(&Username::parse("alice").unwrap())
         .unwrap();
     assert!(found.is_some());
+}
+
+fn a_migrated_database_is_up_to_date(pool: &DbPool) {
+    assert_eq!(
+        db::migration_status(pool).unwrap(),
+        db::MigrationStatus::default()
+    );
+}
+
+#[test]
+fn a_fresh_database_has_every_migration_pending_and_a_newer_one_is_reported() {
+    use diesel::RunQueryDsl;
+    let database = TestDatabase::sqlite();
+    let pool = db::pool(
+        &url(database.url()),
+        &PoolOptions {
+            max_size: 1,
+            connection_timeout: Duration::from_secs(5),
+        },
+    );
+    let fresh = db::migration_status(&pool).unwrap();
+    assert!(!fresh.is_up_to_date());
+    assert!(
+        !fresh.pending.is_empty() && fresh.unknown.is_empty(),
+        "{fresh:?}"
+    );
+
+    db::run_migrations(&pool).unwrap();
+    let mut connection = sqlite_connection(database.url());
+    diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('29991231000000')")
+        .execute(&mut connection)
+        .unwrap();
+    let newer = db::migration_status(&pool).unwrap();
+    assert!(newer.is_up_to_date());
+    assert_eq!(newer.unknown, ["29991231000000"]);
+}
+
+fn sqlite_connection(path: &str) -> diesel::SqliteConnection {
+    use diesel::Connection;
+    diesel::SqliteConnection::establish(path).unwrap()
 }

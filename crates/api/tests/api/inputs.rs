@@ -1,0 +1,340 @@
+//! Every input answers the contract: body shapes, codings, slow bodies,
+//! unreadable optional bodies, id forms, and readiness against migrations.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use awc::http::Method;
+use blog_infra::testing::TestDatabase;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app_on, test_settings};
+
+crate::on_both_backends!(
+    bodies_that_are_not_objects_are_400_and_change_nothing,
+    null_or_wrong_types_are_400_and_change_nothing,
+    compressed_bodies_are_415_and_change_nothing,
+    logout_with_an_unreadable_body_answers_like_any_endpoint_and_logs_nothing_out,
+    only_the_canonical_decimal_form_names_a_post,
+    a_trickling_or_short_body_gets_a_json_408_and_the_connection_closes,
+    readyz_is_503_until_the_migrations_are_applied,
+);
+
+/// No user and no post exists.
+async fn assert_nothing_created(app: &TestApp, users: &str, posts: &str) {
+    let count = |path: &'static str| async move {
+        app.get(path)
+            .await
+            .header("x-total-count")
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(count("/api/v1/users").await, users);
+    assert_eq!(count("/api/v1/posts").await, posts);
+}
+
+async fn bodies_that_are_not_objects_are_400_and_change_nothing(app: TestApp) {
+    // serde's derived Deserialize would read an array as the struct.
+    let array = json!(["alice", PASSWORD]);
+    for body in [array.clone(), json!("alice"), json!(42), Value::Null] {
+        for path in ["/api/v1/users", "/api/v1/login", "/api/v1/refresh"] {
+            let message = app.post(path, &body).await.assert_error(400, "bad_request");
+            assert_eq!(
+                message, "Request body must be a JSON object",
+                "{path} {body}"
+            );
+        }
+    }
+    assert_nothing_created(&app, "0", "0").await;
+
+    let (_, tokens) = app.user("alice").await;
+    app.post_auth(
+        "/api/v1/posts",
+        &tokens.access,
+        &json!(["title", "content"]),
+    )
+    .await
+    .assert_error(400, "bad_request");
+    let post = app.create_post(&tokens.access, "title", "content").await;
+    let path = format!("/api/v1/posts/{}", post["id"]);
+    app.put_auth(&path, &tokens.access, &json!(["new title"]))
+        .await
+        .assert_error(400, "bad_request");
+    assert_eq!(app.get(&path).await.json(), post);
+    assert_nothing_created(&app, "1", "1").await;
+}
+
+async fn null_or_wrong_types_are_400_and_change_nothing(app: TestApp) {
+    for body in [
+        json!({"username": null, "password": PASSWORD}),
+        json!({"username": "alice", "password": null}),
+        json!({"username": ["alice"], "password": PASSWORD}),
+        json!({"username": "alice", "password": 12_345_678}),
+        json!({"username": {"name": "alice"}, "password": PASSWORD}),
+    ] {
+        let message = app
+            .post("/api/v1/users", &body)
+            .await
+            .assert_error(400, "validation_failed");
+        assert!(!message.contains("struct"), "names a Rust type: {message}");
+    }
+    assert_nothing_created(&app, "0", "0").await;
+
+    let (_, tokens) = app.user("alice").await;
+    let post = app.create_post(&tokens.access, "title", "content").await;
+    let path = format!("/api/v1/posts/{}", post["id"]);
+    for body in [
+        json!({"title": null}),
+        json!({"content": null}),
+        json!({"title": "fine", "content": null}),
+        json!({"title": 7}),
+        json!({"content": true}),
+    ] {
+        let message = app
+            .put_auth(&path, &tokens.access, &body)
+            .await
+            .assert_error(400, "validation_failed");
+        assert!(!message.contains("struct"), "names a Rust type: {message}");
+    }
+    app.post_auth(
+        "/api/v1/logout",
+        &tokens.access,
+        &json!({"refresh_token": null}),
+    )
+    .await
+    .assert_error(400, "validation_failed");
+    // Nothing changed, not even updated_at, and the session lives on.
+    assert_eq!(app.get(&path).await.json(), post);
+    assert_eq!(
+        app.get_auth("/api/v1/users/me", &tokens.access)
+            .await
+            .status,
+        200
+    );
+}
+
+async fn compressed_bodies_are_415_and_change_nothing(app: TestApp) {
+    let body = json!({"username": "alice", "password": PASSWORD})
+        .to_string()
+        .into_bytes();
+    // Not decoded: a gzip body and a plain one labelled br are refused alike.
+    let gzip_magic = [&[0x1f, 0x8b, 0x08, 0x00][..], &body].concat();
+    for (coding, bytes) in [
+        ("gzip", gzip_magic),
+        ("br", body.clone()),
+        ("deflate", body.clone()),
+    ] {
+        let response = app
+            .send_raw(
+                Method::POST,
+                "/api/v1/users",
+                &[
+                    ("content-type", "application/json"),
+                    ("content-encoding", coding),
+                ],
+                bytes,
+            )
+            .await;
+        let message = response.assert_error(415, "unsupported_media_type");
+        assert!(message.contains("Content-Encoding"), "{message}");
+    }
+    assert_nothing_created(&app, "0", "0").await;
+    let identity = app
+        .send_raw(
+            Method::POST,
+            "/api/v1/users",
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "identity"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(identity.status, 201);
+}
+
+async fn logout_with_an_unreadable_body_answers_like_any_endpoint_and_logs_nothing_out(
+    app: TestApp,
+) {
+    let (_, first) = app.user("alice").await;
+    let second = app.login("alice").await;
+    let authorization = format!("Bearer {}", first.access);
+    let naming_second = json!({"refresh_token": second.refresh}).to_string();
+    for (content_type, body, status, code) in [
+        (
+            "text/plain",
+            naming_second.clone().into_bytes(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "application/json",
+            b"{not json".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "application/json",
+            vec![b' '; 2 * 1024 * 1024],
+            413,
+            "payload_too_large",
+        ),
+    ] {
+        app.send_raw(
+            Method::POST,
+            "/api/v1/logout",
+            &[
+                ("content-type", content_type),
+                ("authorization", &authorization),
+            ],
+            body,
+        )
+        .await
+        .assert_error(status, code);
+    }
+    // Both sessions are still alive.
+    assert_eq!(
+        app.get_auth("/api/v1/users/me", &first.access).await.status,
+        200
+    );
+    assert_eq!(app.refresh(&second.refresh).await.status, 200);
+    // No token at all is still 401 first, whatever the body.
+    app.send_raw(
+        Method::POST,
+        "/api/v1/logout",
+        &[("content-type", "text/plain")],
+        b"x".to_vec(),
+    )
+    .await
+    .assert_error(401, "missing_token");
+    // And an empty body is no body.
+    let response = app
+        .send_raw(
+            Method::POST,
+            "/api/v1/logout",
+            &[("authorization", &authorization)],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(response.status, 200);
+}
+
+async fn only_the_canonical_decimal_form_names_a_post(app: TestApp) {
+    let (_, tokens) = app.user("alice").await;
+    let post = app.create_post(&tokens.access, "title", "content").await;
+    let id = post["id"].as_i64().unwrap();
+    assert_eq!(app.get(&format!("/api/v1/posts/{id}")).await.status, 200);
+    for form in [
+        format!("+{id}"),
+        format!("0{id}"),
+        format!("00{id}"),
+        format!("%2B{id}"),
+    ] {
+        let path = format!("/api/v1/posts/{form}");
+        app.get(&path).await.assert_error(404, "not_found");
+        app.delete_auth(&path, &tokens.access)
+            .await
+            .assert_error(404, "not_found");
+    }
+    assert_eq!(app.get(&format!("/api/v1/posts/{id}")).await.json(), post);
+}
+
+/// Writes `head` and then the body bytes `chunks` with `pause` between
+/// them on a raw connection; returns what came back and how long it took.
+fn raw_exchange(port: &str, head: &str, chunks: &[&[u8]], pause: Duration) -> (String, Duration) {
+    let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let started = Instant::now();
+    stream.write_all(head.as_bytes()).unwrap();
+    for chunk in chunks {
+        std::thread::sleep(pause);
+        // The server may already have answered and closed: that is the point.
+        if stream.write_all(chunk).is_err() {
+            break;
+        }
+    }
+    let mut response = Vec::new();
+    // Reads to the end: the server must close the connection.
+    let _ = stream.read_to_end(&mut response);
+    (
+        String::from_utf8_lossy(&response).into_owned(),
+        started.elapsed(),
+    )
+}
+
+async fn a_trickling_or_short_body_gets_a_json_408_and_the_connection_closes(app: TestApp) {
+    let (_, tokens) = app.user("alice").await;
+    // This app reads bodies for at most 2 seconds (see `spawn_app`).
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let short = format!(
+        "POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\"",
+        tokens.access
+    );
+    let trickle = short.clone();
+    let results = actix_web::rt::task::spawn_blocking(move || {
+        [
+            raw_exchange(&port, &short, &[], Duration::ZERO),
+            raw_exchange(
+                &port,
+                &trickle,
+                &[b" ".as_slice(); 30],
+                Duration::from_millis(200),
+            ),
+        ]
+    })
+    .await
+    .unwrap();
+    for (response, took) in results {
+        assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        let body: Value = serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(
+            body,
+            json!({"error": "Request Timeout", "message": "The request body was not received in time", "code": "request_timeout"})
+        );
+        assert!(
+            response.to_ascii_lowercase().contains("connection: close"),
+            "{response}"
+        );
+    }
+    assert_nothing_created(&app, "1", "0").await;
+}
+
+async fn readyz_is_503_until_the_migrations_are_applied(app: TestApp) {
+    let fresh = Arc::new(match app.database.postgres_name() {
+        Some(_) => TestDatabase::postgres().unwrap(),
+        None => TestDatabase::sqlite(),
+    });
+    let unmigrated = spawn_app_on(Arc::clone(&fresh), |database| {
+        let mut settings = test_settings(database);
+        settings.database.migrate_on_start = false;
+        settings
+    })
+    .await;
+    unmigrated
+        .get("/readyz")
+        .await
+        .assert_error(503, "service_unavailable");
+    let url = blog_infra::DatabaseUrl::parse(fresh.url()).unwrap();
+    let pool = blog_infra::db::pool(
+        &url,
+        &blog_infra::PoolOptions {
+            max_size: 1,
+            connection_timeout: Duration::from_secs(5),
+        },
+    );
+    actix_web::rt::task::spawn_blocking(move || blog_infra::db::run_migrations(&pool))
+        .await
+        .unwrap()
+        .unwrap();
+    let response = unmigrated.get("/readyz").await;
+    assert_eq!(
+        (response.status, response.json()),
+        (200, json!({"status": "ready"}))
+    );
+}
