@@ -39,6 +39,8 @@ pub enum ErrorCode {
     WrongTokenType,
     /// Not the author.
     Forbidden,
+    /// A uniqueness rule refused the change.
+    Conflict,
     /// No such resource.
     NotFound,
     /// The route exists, the method does not.
@@ -209,6 +211,7 @@ impl ApiError {
             StatusCode::UNAUTHORIZED => ErrorCode::MissingToken,
             StatusCode::FORBIDDEN => ErrorCode::Forbidden,
             StatusCode::NOT_FOUND => ErrorCode::NotFound,
+            StatusCode::CONFLICT => ErrorCode::Conflict,
             StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
             StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
@@ -312,11 +315,9 @@ impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
         use StatusCode as S;
         match error {
-            DomainError::Validation(ValidationError::WeakPassword) => Self::new(
-                S::BAD_REQUEST,
-                ErrorCode::WeakPassword,
-                ValidationError::WeakPassword.to_string(),
-            ),
+            DomainError::Validation(ValidationError::WeakPassword(rule)) => {
+                Self::new(S::BAD_REQUEST, ErrorCode::WeakPassword, rule.to_string())
+            }
             DomainError::Validation(
                 rule @ (ValidationError::InvalidUsername
                 | ValidationError::InvalidTitle
@@ -326,6 +327,11 @@ impl From<DomainError> for ApiError {
                 | ValidationError::InvalidPerPage
                 | ValidationError::InvalidRandomId),
             ) => Self::validation(rule.to_string()),
+            DomainError::Conflict => Self::new(
+                S::CONFLICT,
+                ErrorCode::Conflict,
+                "The change conflicts with the current state",
+            ),
             DomainError::UsernameTaken => Self::new(
                 S::BAD_REQUEST,
                 ErrorCode::UsernameTaken,
@@ -421,16 +427,16 @@ pub fn jsonify_error_response<B: MessageBody + 'static>(
 }
 
 /// A 405 naming the methods the route has in `Allow` (RFC 9110 §15.5.6).
-pub fn method_not_allowed(allow: &'static str) -> HttpResponse<BoxBody> {
+pub fn method_not_allowed(allow: &str) -> HttpResponse<BoxBody> {
     let mut response = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::MethodNotAllowed,
         "Method not allowed",
     )
     .error_response();
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    if let Ok(allow) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
     response
 }
 

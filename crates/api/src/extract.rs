@@ -8,12 +8,13 @@ use std::time::Duration;
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::mime;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use blog_domain::{PageRequest, Principal, ValidationError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::watch;
+use tracing_actix_web::RootSpan;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,13 +35,17 @@ impl FromRequest for AuthenticatedUser {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer_token(request.headers());
         let state = request.app_data::<web::Data<AppState>>().cloned();
+        let span = request.extensions().get::<RootSpan>().cloned();
         Box::pin(async move {
             let token = token?;
             let state = state.ok_or_else(|| ApiError::internal("AppState is not registered"))?;
-            state
-                .auth(move |auth| auth.authenticate(&token))
-                .await
-                .map(Self)
+            let principal = state
+                .sessions(move |sessions| sessions.authenticate(&token))
+                .await?;
+            if let Some(span) = span {
+                span.record("user_id", principal.user_id.get());
+            }
+            Ok(Self(principal))
         })
     }
 }

@@ -13,10 +13,11 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use blog_domain::ports::RepositoryError;
-use blog_domain::{AuthPorts, AuthService, PostService, TokenLifetimes};
+use blog_domain::ports::{PasswordHasher, UserRepository};
+use blog_domain::{PostService, SessionPorts, SessionService, TokenLifetimes, UserService};
 use blog_infra::{
-    BcryptHasher, DbPool, DieselPostRepository, DieselSessionRepository, DieselUserRepository,
-    JwtCodec, JwtOptions, OsRandomIds, PoolOptions, SystemClock, db,
+    BcryptHasher, BoundedHasher, DbPool, DieselPostRepository, DieselSessionRepository,
+    DieselUserRepository, JwtCodec, JwtOptions, OsRandomIds, PoolOptions, SystemClock, db,
 };
 use futures_util::FutureExt;
 use secrecy::SecretString;
@@ -276,11 +277,18 @@ fn app_state(
         issuer: jwt.issuer.clone(),
         leeway_secs: jwt.leeway_secs,
     });
-    let auth = AuthService::new(
-        AuthPorts {
-            users: Arc::new(DieselUserRepository::new(pool.clone())),
+    // Every hash and verification, whoever asks, takes a turn here.
+    let hasher: Arc<dyn PasswordHasher> = Arc::new(BoundedHasher::new(
+        hasher,
+        settings.password.hashing_permits(),
+        BoundedHasher::<BcryptHasher>::DEFAULT_MAX_WAIT,
+    ));
+    let users: Arc<dyn UserRepository> = Arc::new(DieselUserRepository::new(pool.clone()));
+    let sessions = SessionService::new(
+        SessionPorts {
+            users: Arc::clone(&users),
             sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
-            hasher: Arc::new(hasher),
+            hasher: Arc::clone(&hasher),
             tokens: Arc::new(tokens),
             clock: clock.clone(),
             ids: Arc::new(OsRandomIds),
@@ -290,9 +298,10 @@ fn app_state(
             refresh: time::Duration::seconds(i64::from(jwt.refresh_ttl_secs)),
         },
     );
+    let users = UserService::new(users, hasher, clock.clone());
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
     let readiness = readiness_check(pool, up_to_date);
-    AppState::new(auth, posts, readiness, settings.password.hashing_permits())
+    AppState::new(users, sessions, posts, readiness)
 }
 
 /// The configured secret, checked in production; elsewhere a missing one is
@@ -305,7 +314,7 @@ fn jwt_secret(settings: &Settings, profile: Profile) -> Result<SecretString, Sta
         tracing::warn!(
             "JWT_SECRET_KEY is not set: using a random secret; tokens stop working when the process stops"
         );
-        SecretString::from(blog_infra::random_hex::<32>())
+        blog_infra::random_secret()
     }))
 }
 
@@ -321,7 +330,10 @@ async fn purge_expired_sessions(state: Arc<AppState>, every: Duration) {
     let mut interval = tokio::time::interval(every);
     loop {
         interval.tick().await;
-        match state.auth(|auth| auth.purge_expired_sessions()).await {
+        match state
+            .sessions(|sessions| sessions.purge_expired_sessions())
+            .await
+        {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired sessions purged"),
             Err(error) => tracing::warn!(?error, "could not purge expired sessions"),

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use blog_domain::ports::RepositoryError;
-use blog_domain::{AuthService, DomainError, PostService};
-use tokio::sync::Semaphore;
+use blog_domain::{DomainError, PostService, SessionService, UserService};
 
 use crate::error::ApiError;
 
@@ -15,60 +14,59 @@ pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), RepositoryError> + Send + S
 
 /// The services, built once at start.
 pub struct AppState {
-    auth: Arc<AuthService>,
-    posts: Arc<PostService>,
+    users: UserService,
+    sessions: SessionService,
+    posts: PostService,
     readiness: ReadinessCheck,
-    /// Bounds concurrent bcrypt work, so reads keep a core in a login storm.
-    hashing: Semaphore,
 }
 
 impl AppState {
-    /// The state over built services.
+    /// The state over built services. The hasher inside them bounds its
+    /// own concurrency: nothing here has to.
     pub fn new(
-        auth: AuthService,
+        users: UserService,
+        sessions: SessionService,
         posts: PostService,
         readiness: ReadinessCheck,
-        max_concurrent_hashes: usize,
     ) -> Self {
         Self {
-            auth: Arc::new(auth),
-            posts: Arc::new(posts),
+            users,
+            sessions,
+            posts,
             readiness,
-            hashing: Semaphore::new(max_concurrent_hashes),
         }
     }
 
-    /// Runs `f` on the auth service on the blocking pool.
+    /// Runs `f` on the user service on the blocking pool.
     ///
     /// # Errors
     /// `f`'s error, or 500 if it panicked.
-    pub async fn auth<T, E>(
+    pub async fn users<T, E>(
         &self,
-        f: impl FnOnce(&AuthService) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce(&UserService) -> Result<T, E> + Send + 'static,
     ) -> Result<T, ApiError>
     where
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let auth = Arc::clone(&self.auth);
-        blocking(move || f(&auth)).await
+        let users = self.users.clone();
+        blocking(move || f(&users)).await
     }
 
-    /// Like [`auth`](Self::auth) for work that hashes or verifies a password:
-    /// waits for one of the few hashing permits first.
+    /// Runs `f` on the session service on the blocking pool.
     ///
     /// # Errors
-    /// As [`auth`](Self::auth).
-    pub async fn auth_hashing<T, E>(
+    /// `f`'s error, or 500 if it panicked.
+    pub async fn sessions<T, E>(
         &self,
-        f: impl FnOnce(&AuthService) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce(&SessionService) -> Result<T, E> + Send + 'static,
     ) -> Result<T, ApiError>
     where
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let auth = Arc::clone(&self.auth);
-        blocking_limited(&self.hashing, move || f(&auth)).await
+        let sessions = self.sessions.clone();
+        blocking(move || f(&sessions)).await
     }
 
     /// Runs `f` on the post service on the blocking pool.
@@ -83,7 +81,7 @@ impl AppState {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let posts = Arc::clone(&self.posts);
+        let posts = self.posts.clone();
         blocking(move || f(&posts)).await
     }
 
@@ -111,45 +109,9 @@ where
         .map_err(Into::into)
 }
 
-/// [`blocking`] once one of `permits` is free: bounds CPU-heavy work.
-async fn blocking_limited<T, E>(
-    permits: &Semaphore,
-    f: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    E: Into<ApiError> + Send + 'static,
-{
-    let _permit = permits.acquire().await.map_err(ApiError::internal)?;
-    blocking(f).await
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
-
-    use futures_util::future::join_all;
-
     use super::*;
-
-    #[actix_web::test]
-    async fn limited_blocking_work_never_exceeds_its_permits() {
-        let permits = Semaphore::new(2);
-        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let jobs = (0..8).map(|_| {
-            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
-            blocking_limited(&permits, move || {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(20));
-                running.fetch_sub(1, Ordering::SeqCst);
-                Ok::<_, ApiError>(())
-            })
-        });
-        assert!(join_all(jobs).await.iter().all(Result::is_ok));
-        assert_eq!(most.load(Ordering::SeqCst), 2);
-    }
 
     #[actix_web::test]
     async fn a_panic_on_the_blocking_pool_is_a_500() {

@@ -40,7 +40,8 @@ pub fn init(settings: &LogSettings) {
 /// The span of each request: method, route template, path without its query
 /// (a token put in `?access_token=` never reaches the log), the client
 /// address as [`TrustedProxies`] decides it (not as the client claims),
-/// and the user agent with control characters escaped.
+/// the user agent with control characters escaped, and the user id once
+/// the access token is checked.
 pub struct RequestSpan;
 
 /// Longest user agent logged.
@@ -76,6 +77,7 @@ impl RootSpanBuilder for RequestSpan {
             http.status_code = Empty,
             otel.status_code = Empty,
             request_id = %request_id,
+            user_id = Empty,
             exception.message = Empty,
             exception.details = Empty,
         )

@@ -1,6 +1,12 @@
 //! The one error type of the domain and the reasons it carries.
+//!
+//! None of these enums is `#[non_exhaustive]`, on purpose: an adapter maps
+//! each variant to what its users see (an HTTP status, an exit code), and a
+//! new variant must be a compile error there, not a silent `_ => 500`. A new
+//! variant is therefore a breaking change of this crate, released as one.
 
 use std::error::Error as StdError;
+use std::fmt;
 
 /// A boxed infrastructure error, kept as the source of an opaque failure.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -11,9 +17,9 @@ pub enum ValidationError {
     /// A username is 3 to 32 characters of ASCII letters, digits, `_`, `-` or `.`.
     #[error("username must be 3 to 32 characters: letters, digits, '_', '-' or '.'")]
     InvalidUsername,
-    /// A password is 8 to 72 bytes (bcrypt ignores what is past the 72nd).
-    #[error("password must be 8 to 72 bytes long")]
-    WeakPassword,
+    /// A new password breaks the password policy; the rule says which part.
+    #[error("{0}")]
+    WeakPassword(PasswordRule),
     /// A title is 1 to 200 characters after trimming, none of them a control character.
     #[error("title must be 1 to 200 characters after trimming, without control characters")]
     InvalidTitle,
@@ -32,6 +38,20 @@ pub enum ValidationError {
     /// Session and token ids are 32 lowercase hexadecimal characters.
     #[error("malformed random id")]
     InvalidRandomId,
+}
+
+/// The rule of the password policy that a new password breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRule {
+    /// Its length in bytes is outside `min..=max` (`max` is what the
+    /// hasher reads whole: 72 for bcrypt).
+    #[error("password must be {min} to {max} bytes long")]
+    Length {
+        /// The shortest accepted length.
+        min: usize,
+        /// The longest accepted length.
+        max: usize,
+    },
 }
 
 /// Why a caller could not be authenticated.
@@ -63,6 +83,15 @@ pub enum ForbiddenAction {
     DeletePost,
 }
 
+impl fmt::Display for ForbiddenAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::EditPost => "edit this post",
+            Self::DeletePost => "delete this post",
+        })
+    }
+}
+
 /// A kind of thing that can be missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -70,6 +99,15 @@ pub enum Resource {
     Post,
     /// A user.
     User,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Post => "post",
+            Self::User => "user",
+        })
+    }
 }
 
 /// Everything a domain operation can fail with.
@@ -88,11 +126,15 @@ pub enum DomainError {
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
     /// The caller is authenticated but not the author.
-    #[error("only the author may do this")]
+    #[error("only the author may {0}")]
     Forbidden(ForbiddenAction),
     /// The thing asked for does not exist.
-    #[error("not found")]
+    #[error("{0} not found")]
     NotFound(Resource),
+    /// A uniqueness rule refused a write that no more specific variant
+    /// names (a username has [`UsernameTaken`](Self::UsernameTaken)).
+    #[error("the change conflicts with what is stored")]
+    Conflict,
     /// A dependency (the database) cannot be reached right now; retrying later may work.
     #[error("a dependency is unavailable")]
     Unavailable(#[source] BoxError),
@@ -108,12 +150,14 @@ impl DomainError {
     }
 }
 
+/// Keeps every distinction: a conflict stays a [`DomainError::Conflict`]
+/// (a caller that knows a better name for it, such as a taken username,
+/// matches on it first).
 impl From<crate::ports::RepositoryError> for DomainError {
     fn from(error: crate::ports::RepositoryError) -> Self {
         use crate::ports::RepositoryError;
         match error {
-            // Callers that expect a conflict match on it before converting.
-            RepositoryError::Conflict => Self::internal("unexpected unique constraint violation"),
+            RepositoryError::Conflict => Self::Conflict,
             RepositoryError::Unavailable(source) => Self::Unavailable(source),
             RepositoryError::Internal(source) => Self::Internal(source),
         }
@@ -122,7 +166,11 @@ impl From<crate::ports::RepositoryError> for DomainError {
 
 impl From<crate::ports::HashError> for DomainError {
     fn from(error: crate::ports::HashError) -> Self {
-        Self::Internal(Box::new(error))
+        use crate::ports::HashError;
+        match error {
+            HashError::Busy => Self::Unavailable(Box::new(error)),
+            HashError::Failed(_) => Self::Internal(Box::new(error)),
+        }
     }
 }
 
@@ -134,5 +182,39 @@ impl From<crate::ports::TokenError> for DomainError {
             TokenError::Invalid => AuthError::InvalidToken.into(),
             TokenError::Internal(source) => Self::Internal(source),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{HashError, RepositoryError};
+
+    #[test]
+    fn errors_say_what_they_name() {
+        assert_eq!(
+            DomainError::NotFound(Resource::Post).to_string(),
+            "post not found"
+        );
+        assert_eq!(
+            DomainError::Forbidden(ForbiddenAction::DeletePost).to_string(),
+            "only the author may delete this post"
+        );
+    }
+
+    #[test]
+    fn no_conversion_loses_a_conflict_or_an_overload() {
+        assert!(matches!(
+            DomainError::from(RepositoryError::Conflict),
+            DomainError::Conflict
+        ));
+        assert!(matches!(
+            DomainError::from(HashError::Busy),
+            DomainError::Unavailable(_)
+        ));
+        assert!(matches!(
+            DomainError::from(HashError::Failed("broken".into())),
+            DomainError::Internal(_)
+        ));
     }
 }

@@ -1,24 +1,38 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-mod auth;
 mod error;
 mod id;
 mod page;
 pub mod ports;
 mod post;
 mod session;
+mod sessions;
 mod token;
 mod user;
+mod users;
 
-pub use auth::{AUTH_EVENTS, AuthPorts, AuthService, TokenLifetimes};
-pub use error::{AuthError, BoxError, DomainError, ForbiddenAction, Resource, ValidationError};
+pub use error::{
+    AuthError, BoxError, DomainError, ForbiddenAction, PasswordRule, Resource, ValidationError,
+};
 pub use id::{PostId, SessionId, TokenId, UserId};
 pub use page::{Page, PageRequest};
 pub use post::{NewPost, Post, PostChanges, PostContent, PostService, PostTitle};
 pub use session::Session;
+pub use sessions::{SessionPorts, SessionService, TokenLifetimes};
 pub use token::{Claims, Principal, TokenKind, TokenPair};
 pub use user::{LoginAttempt, NewUser, Password, PasswordHash, User, UserCredentials, Username};
+pub use users::UserService;
+
+// The foreign crates of public signatures, so that a reuser needs no
+// version-matched dependency of their own.
+#[cfg(feature = "mocks")]
+pub use mockall;
+pub use secrecy;
+pub use time;
+
+/// The `tracing` target of authentication events, for filtering and alerts.
+pub const AUTH_EVENTS: &str = "blog::auth";
 
 #[cfg(test)]
 mod test_support;

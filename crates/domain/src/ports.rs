@@ -153,24 +153,42 @@ pub trait SessionRepository: Send + Sync {
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError>;
 }
 
-/// Error of a [`PasswordHasher`]: the hasher itself failed (not a mismatch).
+/// Error of a [`PasswordHasher`] (a mismatch is not an error).
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed")]
-pub struct HashError(#[source] pub BoxError);
+pub enum HashError {
+    /// Too many hashes are waiting already: try again later. Hashing is
+    /// slow on purpose, so implementations bound how much runs at once.
+    #[error("password hashing is at capacity")]
+    Busy,
+    /// The hasher failed, or a stored hash is malformed.
+    #[error("password hashing failed")]
+    Failed(#[source] BoxError),
+}
 
 /// Slow, salted password hashing.
+///
+/// Implementations bound how many hashes run at once themselves (see
+/// `blog_infra::BoundedHasher`), so no caller can forget to: a burst of
+/// logins must leave CPU for everything else.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait PasswordHasher: Send + Sync {
+    /// The longest password, in bytes, that this hasher reads whole (bcrypt
+    /// ignores what is past its 72nd byte). Longer passwords are refused at
+    /// registration and never match at login.
+    fn max_password_bytes(&self) -> usize;
+
     /// Hashes a password that passed the policy.
     ///
     /// # Errors
-    /// [`HashError`] when the hasher fails.
+    /// [`HashError::Busy`] when at capacity; [`HashError::Failed`] when the
+    /// hasher fails.
     fn hash(&self, password: &str) -> Result<PasswordHash, HashError>;
 
     /// Whether `password` matches `hash`; a mismatch is `Ok(false)`.
     ///
     /// # Errors
-    /// [`HashError`] when `hash` is malformed or the hasher fails.
+    /// [`HashError::Busy`] when at capacity; [`HashError::Failed`] when
+    /// `hash` is malformed or the hasher fails.
     fn verify(&self, password: &str, hash: &PasswordHash) -> Result<bool, HashError>;
 
     /// A valid hash of no user's password, made with the same cost as real
@@ -203,13 +221,16 @@ pub trait TokenCodec: Send + Sync {
     /// [`TokenError::Internal`] only.
     fn encode(&self, claims: &Claims) -> Result<String, TokenError>;
 
-    /// Verifies the signature with the pinned algorithm and the time claims,
-    /// and returns the claims. Does not look at `type`: callers do.
+    /// Verifies the signature with the pinned algorithm, and the time
+    /// claims against `now` (the service's [`Clock`], so that one clock
+    /// judges tokens and sessions alike), and returns the claims. Does not
+    /// look at `type`: callers do.
     ///
     /// # Errors
     /// MUST return [`TokenError::Expired`] only for a token whose signature
-    /// is valid; [`TokenError::Invalid`] for every other refusal.
-    fn decode(&self, token: &str) -> Result<Claims, TokenError>;
+    /// is valid and whose `exp` is past at `now`; [`TokenError::Invalid`]
+    /// for every other refusal, including a token not yet valid at `now`.
+    fn decode(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError>;
 }
 
 /// The time.

@@ -121,9 +121,16 @@ pub struct PostChanges {
 }
 
 /// Reading and writing posts under the author rule.
+#[derive(Clone)]
 pub struct PostService {
     posts: Arc<dyn PostRepository>,
     clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PostService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostService").finish_non_exhaustive()
+    }
 }
 
 impl PostService {
@@ -173,33 +180,35 @@ impl PostService {
         Ok(self.posts.create(&post)?)
     }
 
-    /// Applies `changes` to post `id` if `actor` wrote it.
-    ///
-    /// `changes` is the request body's parse result, passed in unapplied so
-    /// that the checks run in the contract's order: the post must exist
-    /// (404), then belong to `actor` (403), and only then is the body judged
-    /// (400). Its error type is the caller's, so an edge can keep errors the
-    /// domain does not know (such as an unreadable body).
+    /// The post `id`, if `actor` may edit it: the checks an edit makes
+    /// before its body is judged, so that an edge can answer in the
+    /// contract's order (the post exists, then it is the actor's, then the
+    /// changes are valid) and call [`update`](Self::update) after.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`], then [`DomainError::Forbidden`], then the
-    /// error in `changes`; store failures.
-    pub fn update<E: From<DomainError>>(
+    /// [`DomainError::NotFound`], then [`DomainError::Forbidden`]; store failures.
+    pub fn editable(&self, actor: UserId, id: PostId) -> Result<Post, DomainError> {
+        let post = self.get(id)?;
+        post.ensure_author(actor, ForbiddenAction::EditPost)?;
+        Ok(post)
+    }
+
+    /// Applies `changes` to post `id` if `actor` wrote it.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`], then [`DomainError::Forbidden`]; store failures.
+    pub fn update(
         &self,
         actor: UserId,
         id: PostId,
-        changes: Result<PostChanges, E>,
-    ) -> Result<Post, E> {
-        self.get(id)?
-            .ensure_author(actor, ForbiddenAction::EditPost)?;
-        let changes = changes?;
+        changes: &PostChanges,
+    ) -> Result<Post, DomainError> {
+        self.editable(actor, id)?;
         // The write is scoped to the author too, so a concurrent change of
         // hands or a delete cannot slip between the check and the write.
-        let updated = self
-            .posts
-            .update(id, actor, &changes, self.clock.now())
-            .map_err(DomainError::from)?;
-        updated.ok_or_else(|| DomainError::NotFound(Resource::Post).into())
+        self.posts
+            .update(id, actor, changes, self.clock.now())?
+            .ok_or(DomainError::NotFound(Resource::Post))
     }
 
     /// Deletes post `id` if `actor` wrote it.
@@ -231,11 +240,11 @@ mod tests {
         PostService::new(Arc::new(posts), Arc::new(clock))
     }
 
-    fn changes() -> Result<PostChanges, DomainError> {
-        Ok(PostChanges {
+    fn changes() -> PostChanges {
+        PostChanges {
             title: Some(PostTitle::parse("New").unwrap()),
             content: None,
-        })
+        }
     }
 
     #[test]
@@ -342,7 +351,7 @@ mod tests {
         let mut posts = MockPostRepository::new();
         posts.expect_find().returning(|_| Ok(Some(post(1, 7))));
         posts.expect_update().never();
-        let result = service(posts).update(user_id(8), PostId::new(1).unwrap(), changes());
+        let result = service(posts).update(user_id(8), PostId::new(1).unwrap(), &changes());
         assert!(matches!(
             result,
             Err(DomainError::Forbidden(ForbiddenAction::EditPost))
@@ -350,27 +359,25 @@ mod tests {
     }
 
     #[test]
-    fn update_checks_existence_then_author_then_body() {
-        let bad_body = || Err(DomainError::Validation(ValidationError::InvalidTitle));
-
+    fn editable_checks_existence_then_author() {
         let mut missing = MockPostRepository::new();
         missing.expect_find().returning(|_| Ok(None));
-        let result = service(missing).update(user_id(8), PostId::new(1).unwrap(), bad_body());
+        let result = service(missing).editable(user_id(8), PostId::new(1).unwrap());
         assert!(matches!(result, Err(DomainError::NotFound(Resource::Post))));
 
         let mut foreign = MockPostRepository::new();
         foreign.expect_find().returning(|_| Ok(Some(post(1, 7))));
-        let result = service(foreign).update(user_id(8), PostId::new(1).unwrap(), bad_body());
-        assert!(matches!(result, Err(DomainError::Forbidden(_))));
+        let result = service(foreign).editable(user_id(8), PostId::new(1).unwrap());
+        assert!(matches!(
+            result,
+            Err(DomainError::Forbidden(ForbiddenAction::EditPost))
+        ));
 
         let mut own = MockPostRepository::new();
         own.expect_find().returning(|_| Ok(Some(post(1, 7))));
         own.expect_update().never();
-        let result = service(own).update(user_id(7), PostId::new(1).unwrap(), bad_body());
-        assert!(matches!(
-            result,
-            Err(DomainError::Validation(ValidationError::InvalidTitle))
-        ));
+        let result = service(own).editable(user_id(7), PostId::new(1).unwrap());
+        assert_eq!(result.unwrap(), post(1, 7));
     }
 
     #[test]
@@ -386,7 +393,7 @@ mod tests {
             .returning(|_, _, _, _| Ok(Some(post(1, 7))));
         assert!(
             service(posts)
-                .update(user_id(7), PostId::new(1).unwrap(), changes())
+                .update(user_id(7), PostId::new(1).unwrap(), &changes())
                 .is_ok()
         );
     }
@@ -396,7 +403,7 @@ mod tests {
         let mut posts = MockPostRepository::new();
         posts.expect_find().returning(|_| Ok(Some(post(1, 7))));
         posts.expect_update().returning(|_, _, _, _| Ok(None));
-        let result = service(posts).update(user_id(7), PostId::new(1).unwrap(), changes());
+        let result = service(posts).update(user_id(7), PostId::new(1).unwrap(), &changes());
         assert!(matches!(result, Err(DomainError::NotFound(Resource::Post))));
     }
 

@@ -22,6 +22,13 @@ impl TokenKind {
             Self::Refresh => "refresh",
         }
     }
+
+    /// The kind a `type` claim names, if any: the inverse of [`as_str`](Self::as_str).
+    pub fn from_claim(value: &str) -> Option<Self> {
+        [Self::Access, Self::Refresh]
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+    }
 }
 
 /// The claims of a token as the domain sees them; the codec maps them to the
@@ -60,4 +67,19 @@ pub struct TokenPair {
     pub refresh_token: SecretString,
     /// The access token's lifetime in seconds.
     pub expires_in: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_type_claim_round_trips_and_nothing_else_is_a_kind() {
+        for kind in [TokenKind::Access, TokenKind::Refresh] {
+            assert_eq!(TokenKind::from_claim(kind.as_str()), Some(kind));
+        }
+        for other in ["", "Access", "id", "refresh "] {
+            assert_eq!(TokenKind::from_claim(other), None);
+        }
+    }
 }

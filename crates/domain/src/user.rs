@@ -5,7 +5,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::{UserId, ValidationError};
+use crate::{PasswordRule, UserId, ValidationError};
 
 /// A username: 3 to 32 ASCII letters, digits, `_`, `-` or `.`, case kept.
 ///
@@ -39,27 +39,29 @@ impl Username {
     }
 }
 
-/// A new password that meets the policy: 8 to 72 bytes.
-///
-/// 72 is bcrypt's limit: it ignores every byte past it, so longer passwords are
-/// refused rather than silently truncated. `Debug` shows nothing of it.
+/// A new password that meets the policy: at least 8 bytes, and no longer
+/// than the hasher reads whole
+/// ([`PasswordHasher::max_password_bytes`](crate::ports::PasswordHasher::max_password_bytes),
+/// 72 for bcrypt), so that nothing is silently truncated. `Debug` shows
+/// nothing of it.
 pub struct Password(SecretString);
 
 impl Password {
     /// Shortest accepted password, in bytes.
     pub const MIN_BYTES: usize = 8;
-    /// Longest accepted password, in bytes.
-    pub const MAX_BYTES: usize = 72;
 
-    /// Checks the policy.
+    /// Checks the policy, with `max_bytes` from the hasher.
     ///
     /// # Errors
     /// [`ValidationError::WeakPassword`] when the length is outside the policy.
-    pub fn parse(raw: SecretString) -> Result<Self, ValidationError> {
-        if (Self::MIN_BYTES..=Self::MAX_BYTES).contains(&raw.expose_secret().len()) {
+    pub fn parse(raw: SecretString, max_bytes: usize) -> Result<Self, ValidationError> {
+        if (Self::MIN_BYTES..=max_bytes).contains(&raw.expose_secret().len()) {
             Ok(Self(raw))
         } else {
-            Err(ValidationError::WeakPassword)
+            Err(ValidationError::WeakPassword(PasswordRule::Length {
+                min: Self::MIN_BYTES,
+                max: max_bytes,
+            }))
         }
     }
 
@@ -182,17 +184,17 @@ mod tests {
     }
 
     #[test]
-    fn passwords_of_8_to_72_bytes_are_accepted() {
+    fn passwords_of_8_bytes_to_the_hashers_limit_are_accepted() {
         for len in [8, 40, 72] {
             assert!(
-                Password::parse(SecretString::from("p".repeat(len))).is_ok(),
+                Password::parse(SecretString::from("p".repeat(len)), 72).is_ok(),
                 "{len}"
             );
         }
     }
 
     #[test]
-    fn passwords_shorter_than_8_or_longer_than_72_bytes_are_weak() {
+    fn passwords_shorter_than_8_or_longer_than_the_hashers_limit_are_weak() {
         // "é" is two bytes: 37 of them are 74 bytes though only 37 characters.
         for raw in [
             "".to_owned(),
@@ -201,8 +203,11 @@ mod tests {
             "é".repeat(37),
         ] {
             assert_eq!(
-                Password::parse(SecretString::from(raw.clone())).map(|_| ()),
-                Err(ValidationError::WeakPassword),
+                Password::parse(SecretString::from(raw.clone()), 72).map(|_| ()),
+                Err(ValidationError::WeakPassword(PasswordRule::Length {
+                    min: 8,
+                    max: 72
+                })),
                 "{} bytes",
                 raw.len()
             );
@@ -212,7 +217,7 @@ mod tests {
     #[test]
     fn debug_output_never_shows_a_password_or_hash() {
         let password =
-            Password::parse(SecretString::from("hunter22hunter22")).map(|p| format!("{p:?}"));
+            Password::parse(SecretString::from("hunter22hunter22"), 72).map(|p| format!("{p:?}"));
         assert_eq!(password.as_deref(), Ok("Password(<redacted>)"));
         let hash = format!("{:?}", PasswordHash::new("$2b$04$secret".into()));
         assert!(!hash.contains("secret"), "{hash}");

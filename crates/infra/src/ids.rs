@@ -2,6 +2,7 @@
 
 use blog_domain::ports::{Clock, IdGenerator};
 use blog_domain::{SessionId, TokenId};
+use secrecy::SecretString;
 use time::OffsetDateTime;
 
 /// The real clock, in UTC, truncated to whole seconds: token claims and
@@ -20,7 +21,7 @@ impl Clock for SystemClock {
 ///
 /// # Panics
 /// If the OS has no working random source: nothing secure can be done then.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
+fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0; N];
     #[expect(
         clippy::expect_used,
@@ -30,15 +31,11 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// `N` random bytes from the OS, as `2 * N` lowercase hex digits.
-pub fn random_hex<const N: usize>() -> String {
-    use std::fmt::Write;
-    random_bytes::<N>()
-        .iter()
-        .fold(String::with_capacity(2 * N), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+/// A secret of 256 random bits, as 64 lowercase hex digits (two random
+/// ids, so that one encoder writes every random value).
+pub fn random_secret() -> SecretString {
+    let ids = OsRandomIds;
+    SecretString::from(format!("{}{}", ids.token_id(), ids.token_id()))
 }
 
 /// Session and token ids of 128 bits from the OS random source.
@@ -68,15 +65,17 @@ mod tests {
     }
 
     #[test]
-    fn random_hex_has_two_lowercase_digits_per_byte() {
-        let hex = random_hex::<8>();
-        assert_eq!(hex.len(), 16);
+    fn a_random_secret_is_256_bits_of_lowercase_hex() {
+        use secrecy::ExposeSecret;
+        let secret = random_secret();
+        let hex = secret.expose_secret();
+        assert_eq!(hex.len(), 64);
         assert!(
             hex.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
             "{hex}"
         );
-        assert_ne!(hex, random_hex::<8>());
+        assert_ne!(hex, random_secret().expose_secret());
     }
 
     #[test]

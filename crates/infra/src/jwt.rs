@@ -5,7 +5,6 @@ use std::fmt;
 
 use blog_domain::ports::{TokenCodec, TokenError};
 use blog_domain::{Claims, SessionId, TokenId, TokenKind, UserId};
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -43,6 +42,7 @@ pub struct JwtCodec {
     decoding: DecodingKey,
     validation: Validation,
     issuer: String,
+    leeway: i64,
 }
 
 impl fmt::Debug for JwtCodec {
@@ -60,9 +60,10 @@ impl JwtCodec {
         // Only HS256 is accepted: a token naming `none`, another HMAC or an
         // asymmetric algorithm is refused before its signature is looked at.
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = options.leeway_secs;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
+        // The time claims are judged in `decode` against the caller's clock,
+        // not the system's: one clock for tokens and sessions.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.set_issuer(&[&options.issuer]);
         validation.set_required_spec_claims(&["exp", "nbf", "sub", "iss"]);
@@ -72,6 +73,7 @@ impl JwtCodec {
             decoding: DecodingKey::from_secret(secret),
             validation,
             issuer: options.issuer.clone(),
+            leeway: i64::try_from(options.leeway_secs).unwrap_or(i64::MAX),
         }
     }
 }
@@ -93,19 +95,19 @@ impl TokenCodec for JwtCodec {
             .map_err(|error| TokenError::Internal(Box::new(error)))
     }
 
-    fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+    fn decode(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
+        // The signature is checked here, before any claim is believed.
         let jwt = jsonwebtoken::decode::<JwtClaims>(token, &self.decoding, &self.validation)
-            .map_err(|error| match error.kind() {
-                // jsonwebtoken checks the signature before the time claims.
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?
+            .map_err(|_| TokenError::Invalid)?
             .claims;
-        let kind = match jwt.kind.as_str() {
-            "access" => TokenKind::Access,
-            "refresh" => TokenKind::Refresh,
-            _ => return Err(TokenError::Invalid),
-        };
+        let now = now.unix_timestamp();
+        if jwt.nbf.saturating_sub(self.leeway) > now {
+            return Err(TokenError::Invalid);
+        }
+        if jwt.exp.saturating_add(self.leeway) < now {
+            return Err(TokenError::Expired);
+        }
+        let kind = TokenKind::from_claim(&jwt.kind).ok_or(TokenError::Invalid)?;
         let time =
             |seconds| OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| TokenError::Invalid);
         Ok(Claims {
@@ -176,7 +178,10 @@ mod tests {
 
     fn assert_invalid(token: &str) {
         assert!(
-            matches!(codec().decode(token), Err(TokenError::Invalid)),
+            matches!(
+                codec().decode(token, OffsetDateTime::now_utc()),
+                Err(TokenError::Invalid)
+            ),
             "{token}"
         );
     }
@@ -184,12 +189,19 @@ mod tests {
     #[test]
     fn encoded_claims_decode_back() {
         let token = codec().encode(&claims()).unwrap();
-        assert_eq!(codec().decode(&token).unwrap(), claims());
+        assert_eq!(
+            codec().decode(&token, OffsetDateTime::now_utc()).unwrap(),
+            claims()
+        );
     }
 
     #[test]
     fn a_token_with_every_claim_right_decodes() {
-        assert!(codec().decode(&sign(&valid_claims(), SECRET)).is_ok());
+        assert!(
+            codec()
+                .decode(&sign(&valid_claims(), SECRET), OffsetDateTime::now_utc())
+                .is_ok()
+        );
     }
 
     #[test]
@@ -197,8 +209,23 @@ mod tests {
         let mut expired = valid_claims();
         expired["exp"] = json!(now() - 10);
         assert!(matches!(
-            codec().decode(&sign(&expired, SECRET)),
+            codec().decode(&sign(&expired, SECRET), OffsetDateTime::now_utc()),
             Err(TokenError::Expired)
+        ));
+    }
+
+    #[test]
+    fn time_claims_are_judged_by_the_clock_passed_in() {
+        let token = sign(&valid_claims(), SECRET);
+        let now = OffsetDateTime::now_utc();
+        assert!(codec().decode(&token, now).is_ok());
+        assert!(matches!(
+            codec().decode(&token, now + Duration::hours(1)),
+            Err(TokenError::Expired)
+        ));
+        assert!(matches!(
+            codec().decode(&token, now - Duration::hours(1)),
+            Err(TokenError::Invalid)
         ));
     }
 

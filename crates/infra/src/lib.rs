@@ -10,7 +10,7 @@ mod schema;
 pub mod testing;
 
 pub use db::{Backend, DatabaseUrl, DbPool, PoolOptions};
-pub use ids::{OsRandomIds, SystemClock, random_bytes, random_hex};
+pub use ids::{OsRandomIds, SystemClock, random_secret};
 pub use jwt::{JwtCodec, JwtOptions};
-pub use password::BcryptHasher;
+pub use password::{BcryptHasher, BoundedHasher};
 pub use repositories::{DieselPostRepository, DieselSessionRepository, DieselUserRepository};

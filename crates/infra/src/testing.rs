@@ -7,7 +7,9 @@ use std::sync::Once;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::random_hex;
+use blog_domain::ports::IdGenerator;
+
+use crate::OsRandomIds;
 
 /// The variable that turns the PostgreSQL tests on: a URL of a server where
 /// databases may be created, such as `postgres://postgres@127.0.0.1:5432/postgres`.
@@ -63,7 +65,7 @@ impl TestDatabase {
             });
             return None;
         };
-        let name = format!("blog_test_{}", random_hex::<8>());
+        let name = format!("blog_test_{}", OsRandomIds.token_id());
         let mut admin = connect(&admin_url);
         #[expect(clippy::expect_used, reason = "test support: fail the test loudly")]
         diesel::sql_query(format!("CREATE DATABASE {name}"))

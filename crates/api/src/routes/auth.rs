@@ -56,7 +56,9 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let Json(Credentials { username, password }) = body;
     let attempt = LoginAttempt { username, password };
-    let pair = state.auth_hashing(move |auth| auth.login(&attempt)).await?;
+    let pair = state
+        .sessions(move |sessions| sessions.login(&attempt))
+        .await?;
     Ok(token_response(&pair))
 }
 
@@ -67,7 +69,7 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     let token = body.0.refresh_token;
     let pair = state
-        .auth(move |auth| auth.refresh(token.expose_secret()))
+        .sessions(move |sessions| sessions.refresh(token.expose_secret()))
         .await?;
     Ok(token_response(&pair))
 }
@@ -81,7 +83,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let refresh_token = body.0?.0.and_then(|body| body.refresh_token);
     state
-        .auth(move |auth| auth.logout(&user.0, refresh_token.as_ref()))
+        .sessions(move |sessions| sessions.logout(&user.0, refresh_token.as_ref()))
         .await?;
     Ok(HttpResponse::Ok().json(json!({"message": "Successfully logged out"})))
 }

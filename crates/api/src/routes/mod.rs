@@ -5,49 +5,117 @@ mod health;
 mod posts;
 mod users;
 
-use actix_web::{HttpResponse, Resource, Route, guard, web};
+use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, Route, guard, web};
 
 use crate::error::{ApiError, method_not_allowed};
 
 /// Mounts every route. Each resource answers its other methods with 405 and
-/// `Allow`; unknown paths get the JSON 404 of the app's default service.
+/// an `Allow` made from the routes it has; unknown paths get the JSON 404 of
+/// the app's default service.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
             web::scope("/api/v1")
                 .service(
-                    resource("/users", "GET, HEAD, POST")
-                        .route(get_or_head().to(users::list))
-                        .route(web::post().to(users::register)),
+                    Endpoint::new("/users")
+                        .get(users::list)
+                        .post(users::register)
+                        .build(),
                 )
-                .service(resource("/users/me", "GET, HEAD").route(get_or_head().to(users::me)))
-                .service(resource("/login", "POST").route(web::post().to(auth::login)))
-                .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
-                .service(resource("/logout", "POST").route(web::post().to(auth::logout)))
+                .service(Endpoint::new("/users/me").get(users::me).build())
+                .service(Endpoint::new("/login").post(auth::login).build())
+                .service(Endpoint::new("/refresh").post(auth::refresh).build())
+                .service(Endpoint::new("/logout").post(auth::logout).build())
                 .service(
-                    resource("/posts", "GET, HEAD, POST")
-                        .route(get_or_head().to(posts::list))
-                        .route(web::post().to(posts::create)),
+                    Endpoint::new("/posts")
+                        .get(posts::list)
+                        .post(posts::create)
+                        .build(),
                 )
                 .service(
-                    resource("/posts/{id}", "GET, HEAD, PUT, DELETE")
-                        .route(get_or_head().to(posts::get))
-                        .route(web::put().to(posts::update))
-                        .route(web::delete().to(posts::delete)),
+                    Endpoint::new("/posts/{id}")
+                        .get(posts::get)
+                        .put(posts::update)
+                        .delete(posts::delete)
+                        .build(),
                 ),
         )
-        .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(health::live)))
-        .service(resource("/readyz", "GET, HEAD").route(get_or_head().to(health::ready)));
+        .service(Endpoint::new("/healthz").get(health::live).build())
+        .service(Endpoint::new("/readyz").get(health::ready).build());
 }
 
-/// A resource whose other methods get 405 with `allow` (RFC 9110 §15.5.6).
-fn resource(path: &str, allow: &'static str) -> Resource {
-    web::resource(path).default_service(web::to(move || async move { method_not_allowed(allow) }))
+/// A resource and the methods it answers, so that `Allow` (RFC 9110
+/// §15.5.6) is made from the routes themselves.
+struct Endpoint {
+    resource: Resource,
+    methods: Vec<&'static str>,
 }
 
-/// `GET`, and `HEAD` answered by the same handler (the server drops the body).
-fn get_or_head() -> Route {
-    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+impl Endpoint {
+    fn new(path: &str) -> Self {
+        Self {
+            resource: web::resource(path),
+            methods: Vec::new(),
+        }
+    }
+
+    fn route<F, Args>(mut self, route: Route, methods: &[&'static str], handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.resource = self.resource.route(route.to(handler));
+        self.methods.extend_from_slice(methods);
+        self
+    }
+
+    /// `GET`, and `HEAD` answered by the same handler (the server drops the body).
+    fn get<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let get_or_head = web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+        self.route(get_or_head, &["GET", "HEAD"], handler)
+    }
+
+    fn post<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(web::post(), &["POST"], handler)
+    }
+
+    fn put<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(web::put(), &["PUT"], handler)
+    }
+
+    fn delete<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(web::delete(), &["DELETE"], handler)
+    }
+
+    /// The resource, with 405 and `Allow` for every other method.
+    fn build(self) -> Resource {
+        let allow = self.methods.join(", ");
+        self.resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { method_not_allowed(&allow) }
+        }))
+    }
 }
 
 /// The JSON 404 for paths no route matches.

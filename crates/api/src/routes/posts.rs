@@ -121,8 +121,9 @@ pub async fn create(
         .json(PostBody::from(post)))
 }
 
-/// `PUT /api/v1/posts/{id}`: the body is judged only after the post is
-/// found and found to be the caller's (401, 404, 403, then 400).
+/// `PUT /api/v1/posts/{id}`: the contract's order, top to bottom: the
+/// token (401, by the extractor), the post (404), its author (403), and
+/// only then the body (400).
 pub async fn update(
     user: AuthenticatedUser,
     path: web::Path<String>,
@@ -130,9 +131,13 @@ pub async fn update(
     body: Deferred<Json<PostUpdateRequest>>,
 ) -> Result<web::Json<PostBody>, ApiError> {
     let id = post_id(&path)?;
-    let changes = body.0.and_then(|Json(body)| body.into_changes());
+    let actor = user.0.user_id;
     let post = state
-        .posts(move |posts| posts.update(user.0.user_id, id, changes))
+        .posts(move |posts| {
+            posts.editable(actor, id)?;
+            let changes = body.0.and_then(|Json(body)| body.into_changes())?;
+            posts.update(actor, id, &changes).map_err(ApiError::from)
+        })
         .await?;
     Ok(web::Json(post.into()))
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/users`: registration, the user list, and the caller.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use blog_domain::{Password, User, Username};
+use blog_domain::{User, Username};
 use serde::Serialize;
 
 use super::auth::Credentials;
@@ -36,9 +36,8 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let Json(Credentials { username, password }) = body;
     let username = Username::parse(username)?;
-    let password = Password::parse(password)?;
     let user = state
-        .auth_hashing(move |auth| auth.register(username, password))
+        .users(move |users| users.register(username, password))
         .await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
@@ -50,9 +49,7 @@ pub async fn list(
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page_request = params.request()?;
-    let page = state
-        .auth(move |auth| auth.list_users(page_request))
-        .await?;
+    let page = state.users(move |users| users.list(page_request)).await?;
     Ok(paginated(&request, &[], page, "users", UserBody::from))
 }
 
@@ -62,6 +59,6 @@ pub async fn me(
     state: web::Data<AppState>,
 ) -> Result<web::Json<UserBody>, ApiError> {
     let id = user.0.user_id;
-    let user = state.auth(move |auth| auth.user(id)).await?;
+    let user = state.users(move |users| users.get(id)).await?;
     Ok(web::Json(user.into()))
 }

@@ -283,6 +283,12 @@ fn development_serves_logs_auth_events_without_secrets_and_stops_on_sigterm() {
         "{log:?}"
     );
 
+    assert!(
+        log.iter()
+            .any(|line| line.contains("\"http.route\":\"/api/v1/logout\"")
+                && line.contains("\"user_id\":1")),
+        "the request span names the authenticated user: {log:?}"
+    );
     let log = log.join("\n");
     for event in [
         "user registered",

@@ -1,0 +1,282 @@
+//! [`SessionService`]: logins, and the life of a login session and its tokens.
+
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use time::{Duration, OffsetDateTime};
+use tracing::{info, warn};
+
+use crate::ports::{
+    Clock, IdGenerator, PasswordHasher, SessionRepository, TokenCodec, UserRepository,
+};
+use crate::{
+    AUTH_EVENTS, AuthError, Claims, DomainError, LoginAttempt, Principal, Session, TokenKind,
+    TokenPair, Username,
+};
+
+/// How long tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    /// Lifetime of an access token.
+    pub access: Duration,
+    /// Lifetime of a login session, and so of its refresh tokens: refreshing
+    /// rotates the token but never extends the session.
+    pub refresh: Duration,
+}
+
+/// The ports [`SessionService`] works on.
+#[derive(Clone)]
+pub struct SessionPorts {
+    /// Stored users.
+    pub users: Arc<dyn UserRepository>,
+    /// Stored login sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Token signing and verification.
+    pub tokens: Arc<dyn TokenCodec>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Random ids for sessions and tokens.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// Logins and their sessions and tokens.
+///
+/// A login opens a [`Session`]; both of its tokens name it (`sid`).
+///
+/// - **Refresh** rotates: the session has one valid refresh token id at a
+///   time, swapped by each refresh. The old *access* token is not revoked
+///   by a refresh: it lives until its own `exp` (one access lifetime at
+///   most), like any bearer token.
+/// - **Reuse** of a refresh token that was already rotated away is taken as
+///   theft and revokes the whole session. Two concurrent refreshes with the
+///   same token count as a reuse too: one wins the swap, the other revokes
+///   the session, and both tokens of that login stop working. Clients must
+///   refresh one at a time.
+/// - **Logout** revokes the session of the access token: every token of
+///   that login stops working at once, on every instance sharing the store.
+#[derive(Clone)]
+pub struct SessionService {
+    ports: SessionPorts,
+    lifetimes: TokenLifetimes,
+}
+
+impl fmt::Debug for SessionService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService")
+            .field("lifetimes", &self.lifetimes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionService {
+    /// Builds the service on its ports.
+    pub fn new(ports: SessionPorts, lifetimes: TokenLifetimes) -> Self {
+        Self { ports, lifetimes }
+    }
+
+    /// Checks a username and password and opens a session.
+    ///
+    /// Every attempt spends exactly one password verification, against a
+    /// dummy hash when the username is unknown or malformed, so the answer
+    /// takes as long whether the user exists or not.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidCredentials`], the same for every reason; store,
+    /// hasher and codec failures.
+    #[tracing::instrument(name = "login", skip_all)]
+    pub fn login(&self, attempt: &LoginAttempt) -> Result<TokenPair, DomainError> {
+        let credentials = match Username::parse(attempt.username.as_str()) {
+            Ok(username) => self.ports.users.find_credentials(&username)?,
+            Err(_) => None,
+        };
+        let password = attempt.password.expose_secret();
+        let Some(credentials) = credentials else {
+            self.ports
+                .hasher
+                .verify(password, &self.ports.hasher.dummy_hash())?;
+            info!(target: AUTH_EVENTS, reason = "unknown_user", "login failed");
+            return Err(AuthError::InvalidCredentials.into());
+        };
+        let user_id = credentials.user.id;
+        let matches = self
+            .ports
+            .hasher
+            .verify(password, &credentials.password_hash)?;
+        // bcrypt reads 72 bytes only: a longer password would match its prefix.
+        if !matches || password.len() > self.ports.hasher.max_password_bytes() {
+            info!(target: AUTH_EVENTS, %user_id, reason = "wrong_password", "login failed");
+            return Err(AuthError::InvalidCredentials.into());
+        }
+
+        let now = self.ports.clock.now();
+        let session = Session {
+            id: self.ports.ids.session_id(),
+            user_id,
+            refresh_token_id: self.ports.ids.token_id(),
+            created_at: now,
+            expires_at: now + self.lifetimes.refresh,
+            revoked_at: None,
+        };
+        self.ports.sessions.create(&session)?;
+        let pair = self.issue(&session, now)?;
+        info!(target: AUTH_EVENTS, %user_id, session_id = %session.id, "login succeeded");
+        Ok(pair)
+    }
+
+    /// Trades a refresh token for a new pair, rotating the refresh token.
+    ///
+    /// # Errors
+    /// [`AuthError::TokenExpired`], [`AuthError::InvalidToken`],
+    /// [`AuthError::WrongTokenType`] for an access token,
+    /// [`AuthError::TokenRevoked`] for a logged-out session or a reused
+    /// refresh token (which revokes the session); store and codec failures.
+    #[tracing::instrument(name = "refresh", skip_all)]
+    pub fn refresh(&self, refresh_token: &str) -> Result<TokenPair, DomainError> {
+        let now = self.ports.clock.now();
+        let claims = self.verify(refresh_token, TokenKind::Refresh, now)?;
+        let session = self.session_of(&claims, now)?;
+        let next = self.ports.ids.token_id();
+        let rotated =
+            self.ports
+                .sessions
+                .rotate_refresh_token(&session.id, &claims.token_id, &next, now)?;
+        if !rotated {
+            self.ports.sessions.revoke(&session.id, now)?;
+            warn!(
+                target: AUTH_EVENTS,
+                user_id = %session.user_id,
+                session_id = %session.id,
+                "refresh token reuse detected: session revoked"
+            );
+            return Err(AuthError::TokenRevoked.into());
+        }
+        let session = Session {
+            refresh_token_id: next,
+            ..session
+        };
+        let pair = self.issue(&session, now)?;
+        info!(target: AUTH_EVENTS, user_id = %session.user_id, session_id = %session.id, "tokens refreshed");
+        Ok(pair)
+    }
+
+    /// Checks an access token and its session.
+    ///
+    /// # Errors
+    /// [`AuthError::TokenExpired`], [`AuthError::InvalidToken`] (also for a
+    /// session that does not exist), [`AuthError::WrongTokenType`] for a
+    /// refresh token, [`AuthError::TokenRevoked`]; store failures.
+    pub fn authenticate(&self, access_token: &str) -> Result<Principal, DomainError> {
+        let now = self.ports.clock.now();
+        let claims = self.verify(access_token, TokenKind::Access, now)?;
+        let session = self.session_of(&claims, now)?;
+        Ok(Principal {
+            user_id: session.user_id,
+            session_id: session.id,
+        })
+    }
+
+    /// Ends the caller's login session: its access and refresh tokens stop
+    /// working at once, on every instance sharing the store.
+    ///
+    /// `refresh_token` is for a client that holds tokens of two logins (two
+    /// devices, say) and wants both ended in one call: a refresh token of
+    /// another of the caller's own live sessions ends that session too.
+    /// Anything else in it (a token of someone else, an expired or forged
+    /// one) is ignored, so a logout never fails because of it.
+    ///
+    /// # Errors
+    /// Store failures.
+    #[tracing::instrument(name = "logout", skip_all)]
+    pub fn logout(
+        &self,
+        principal: &Principal,
+        refresh_token: Option<&SecretString>,
+    ) -> Result<(), DomainError> {
+        let now = self.ports.clock.now();
+        self.ports.sessions.revoke(&principal.session_id, now)?;
+        let other_session = refresh_token
+            .and_then(|token| {
+                self.verify(token.expose_secret(), TokenKind::Refresh, now)
+                    .ok()
+            })
+            .filter(|claims| {
+                claims.user_id == principal.user_id && claims.session_id != principal.session_id
+            });
+        if let Some(claims) = other_session {
+            self.ports.sessions.revoke(&claims.session_id, now)?;
+        }
+        info!(
+            target: AUTH_EVENTS,
+            user_id = %principal.user_id,
+            session_id = %principal.session_id,
+            "logged out"
+        );
+        Ok(())
+    }
+
+    /// Deletes the sessions past their expiry; their tokens are expired too.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn purge_expired_sessions(&self) -> Result<u64, DomainError> {
+        Ok(self.ports.sessions.delete_expired(self.ports.clock.now())?)
+    }
+
+    fn verify(
+        &self,
+        token: &str,
+        expected: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<Claims, DomainError> {
+        let claims = self.ports.tokens.decode(token, now)?;
+        if claims.kind == expected {
+            Ok(claims)
+        } else {
+            Err(AuthError::WrongTokenType.into())
+        }
+    }
+
+    /// The live session a verified token names.
+    fn session_of(&self, claims: &Claims, now: OffsetDateTime) -> Result<Session, DomainError> {
+        let session = self
+            .ports
+            .sessions
+            .find(&claims.session_id)?
+            .filter(|session| session.user_id == claims.user_id)
+            .ok_or(AuthError::InvalidToken)?;
+        session.ensure_active(now)?;
+        Ok(session)
+    }
+
+    fn issue(&self, session: &Session, now: OffsetDateTime) -> Result<TokenPair, DomainError> {
+        let claims = |kind, token_id, expires_at| Claims {
+            user_id: session.user_id,
+            session_id: session.id.clone(),
+            token_id,
+            kind,
+            issued_at: now,
+            expires_at,
+        };
+        let access = claims(
+            TokenKind::Access,
+            self.ports.ids.token_id(),
+            now + self.lifetimes.access,
+        );
+        let refresh = claims(
+            TokenKind::Refresh,
+            session.refresh_token_id.clone(),
+            session.expires_at,
+        );
+        Ok(TokenPair {
+            access_token: self.ports.tokens.encode(&access)?.into(),
+            refresh_token: self.ports.tokens.encode(&refresh)?.into(),
+            expires_in: self.lifetimes.access.whole_seconds(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,491 @@
+//! Unit tests of [`SessionService`](super::SessionService), on mocks.
+
+use mockall::predicate::{always, eq};
+
+use super::*;
+use crate::ports::{
+    MockClock, MockIdGenerator, MockPasswordHasher, MockSessionRepository, MockTokenCodec,
+    MockUserRepository, RepositoryError, TokenError,
+};
+use crate::test_support::{NOW, SESSION_TTL, session, session_id, token_id, user_id};
+use crate::{PasswordHash, User, UserCredentials};
+
+const ACCESS_TTL: Duration = Duration::hours(1);
+
+/// Mocks with the boring expectations set: a fixed clock, fixed ids, and a
+/// codec that encodes a token as `type:jti`.
+struct Mocks {
+    users: MockUserRepository,
+    sessions: MockSessionRepository,
+    hasher: MockPasswordHasher,
+    tokens: MockTokenCodec,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_max_password_bytes().return_const(72_usize);
+        let mut tokens = MockTokenCodec::new();
+        tokens
+            .expect_encode()
+            .returning(|c| Ok(format!("{}:{}", c.kind.as_str(), c.token_id)));
+        Self {
+            users: MockUserRepository::new(),
+            sessions: MockSessionRepository::new(),
+            hasher,
+            tokens,
+        }
+    }
+
+    /// The codec decodes every token to `claims`.
+    fn decoding_to(mut self, claims: Claims) -> Self {
+        self.tokens
+            .expect_decode()
+            .returning(move |_, _| Ok(claims.clone()));
+        self
+    }
+
+    fn service(self) -> SessionService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        let mut ids = MockIdGenerator::new();
+        ids.expect_session_id().returning(|| session_id(1));
+        ids.expect_token_id().returning(|| token_id(2));
+        SessionService::new(
+            SessionPorts {
+                users: Arc::new(self.users),
+                sessions: Arc::new(self.sessions),
+                hasher: Arc::new(self.hasher),
+                tokens: Arc::new(self.tokens),
+                clock: Arc::new(clock),
+                ids: Arc::new(ids),
+            },
+            TokenLifetimes {
+                access: ACCESS_TTL,
+                refresh: SESSION_TTL,
+            },
+        )
+    }
+}
+
+fn claims(kind: TokenKind, user: i64) -> Claims {
+    Claims {
+        user_id: user_id(user),
+        session_id: session_id(1),
+        token_id: token_id(1),
+        kind,
+        issued_at: NOW,
+        expires_at: NOW + ACCESS_TTL,
+    }
+}
+
+fn alice() -> User {
+    User {
+        id: user_id(1),
+        username: Username::parse("alice").unwrap(),
+        created_at: NOW,
+    }
+}
+
+fn attempt(username: &str, password: &str) -> LoginAttempt {
+    LoginAttempt {
+        username: username.into(),
+        password: SecretString::from(password),
+    }
+}
+
+fn hash(raw: &str) -> PasswordHash {
+    PasswordHash::new(raw.into())
+}
+
+fn assert_auth_error<T: fmt::Debug>(result: Result<T, DomainError>, expected: AuthError) {
+    match result {
+        Err(DomainError::Unauthorized(actual)) => assert_eq!(actual, expected),
+        other => panic!("expected {expected:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn login_opens_a_session_and_returns_a_pair() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().returning(|_| {
+        Ok(Some(UserCredentials {
+            user: alice(),
+            password_hash: hash("$2b$alice"),
+        }))
+    });
+    mocks
+        .hasher
+        .expect_verify()
+        .with(eq("correct horse"), eq(hash("$2b$alice")))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    mocks
+        .sessions
+        .expect_create()
+        .withf(|s| {
+            s.user_id == user_id(1)
+                && s.id == session_id(1)
+                && s.refresh_token_id == token_id(2)
+                && s.expires_at == NOW + SESSION_TTL
+                && s.revoked_at.is_none()
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let pair = mocks
+        .service()
+        .login(&attempt("alice", "correct horse"))
+        .unwrap();
+    assert_eq!(pair.expires_in, 3600);
+    assert_eq!(
+        pair.access_token.expose_secret(),
+        format!("access:{}", token_id(2))
+    );
+    assert_eq!(
+        pair.refresh_token.expose_secret(),
+        format!("refresh:{}", token_id(2))
+    );
+}
+
+#[test]
+fn login_of_an_unknown_user_still_spends_one_verification_on_the_dummy_hash() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_credentials()
+        .times(1)
+        .returning(|_| Ok(None));
+    mocks
+        .hasher
+        .expect_dummy_hash()
+        .times(1)
+        .returning(|| hash("$2b$dummy"));
+    mocks
+        .hasher
+        .expect_verify()
+        .with(always(), eq(hash("$2b$dummy")))
+        .times(1)
+        .returning(|_, _| Ok(false));
+    mocks.sessions.expect_create().never();
+    assert_auth_error(
+        mocks.service().login(&attempt("nobody", "whatever1")),
+        AuthError::InvalidCredentials,
+    );
+}
+
+#[test]
+fn login_with_a_malformed_username_also_spends_one_verification() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().never();
+    mocks
+        .hasher
+        .expect_dummy_hash()
+        .returning(|| hash("$2b$dummy"));
+    mocks
+        .hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(false));
+    assert_auth_error(
+        mocks.service().login(&attempt("' OR 1=1 --", "x")),
+        AuthError::InvalidCredentials,
+    );
+}
+
+#[test]
+fn login_with_a_wrong_password_opens_no_session() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().returning(|_| {
+        Ok(Some(UserCredentials {
+            user: alice(),
+            password_hash: hash("$2b$alice"),
+        }))
+    });
+    mocks
+        .hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(false));
+    mocks.sessions.expect_create().never();
+    assert_auth_error(
+        mocks.service().login(&attempt("alice", "wrong one")),
+        AuthError::InvalidCredentials,
+    );
+}
+
+#[test]
+fn login_with_a_password_past_72_bytes_fails_even_if_the_prefix_matches() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().returning(|_| {
+        Ok(Some(UserCredentials {
+            user: alice(),
+            password_hash: hash("$2b$alice"),
+        }))
+    });
+    // bcrypt would say yes: it only reads the first 72 bytes.
+    mocks
+        .hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    mocks.sessions.expect_create().never();
+    let long = "p".repeat(73);
+    assert_auth_error(
+        mocks.service().login(&attempt("alice", &long)),
+        AuthError::InvalidCredentials,
+    );
+}
+
+#[test]
+fn refresh_rotates_the_refresh_token() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Refresh, 1));
+    mocks
+        .sessions
+        .expect_find()
+        .with(eq(session_id(1)))
+        .returning(|_| Ok(Some(session(1))));
+    mocks
+        .sessions
+        .expect_rotate_refresh_token()
+        .with(eq(session_id(1)), eq(token_id(1)), eq(token_id(2)), eq(NOW))
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    mocks.sessions.expect_revoke().never();
+    let pair = mocks.service().refresh("refresh-token").unwrap();
+    assert_eq!(
+        pair.refresh_token.expose_secret(),
+        format!("refresh:{}", token_id(2))
+    );
+}
+
+#[test]
+fn reuse_of_a_rotated_refresh_token_revokes_the_session() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Refresh, 1));
+    mocks
+        .sessions
+        .expect_find()
+        .returning(|_| Ok(Some(session(1))));
+    mocks
+        .sessions
+        .expect_rotate_refresh_token()
+        .returning(|_, _, _, _| Ok(false));
+    mocks
+        .sessions
+        .expect_revoke()
+        .with(eq(session_id(1)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    assert_auth_error(
+        mocks.service().refresh("old-refresh-token"),
+        AuthError::TokenRevoked,
+    );
+}
+
+#[test]
+fn an_access_token_cannot_refresh() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Access, 1));
+    mocks.sessions.expect_find().never();
+    mocks.sessions.expect_rotate_refresh_token().never();
+    assert_auth_error(
+        mocks.service().refresh("access-token"),
+        AuthError::WrongTokenType,
+    );
+}
+
+#[test]
+fn refresh_of_a_logged_out_session_is_revoked_without_rotation() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Refresh, 1));
+    mocks.sessions.expect_find().returning(|_| {
+        Ok(Some(Session {
+            revoked_at: Some(NOW),
+            ..session(1)
+        }))
+    });
+    mocks.sessions.expect_rotate_refresh_token().never();
+    assert_auth_error(
+        mocks.service().refresh("refresh-token"),
+        AuthError::TokenRevoked,
+    );
+}
+
+#[test]
+fn refresh_with_an_expired_or_invalid_token_says_which() {
+    for (error, expected) in [
+        (TokenError::Expired, AuthError::TokenExpired),
+        (TokenError::Invalid, AuthError::InvalidToken),
+    ] {
+        let mut mocks = Mocks::new();
+        let mut error = Some(error);
+        mocks
+            .tokens
+            .expect_decode()
+            .returning(move |_, _| Err(error.take().unwrap()));
+        mocks.sessions.expect_find().never();
+        assert_auth_error(mocks.service().refresh("token"), expected);
+    }
+}
+
+#[test]
+fn a_token_naming_a_session_of_another_user_is_invalid() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Refresh, 2));
+    mocks
+        .sessions
+        .expect_find()
+        .returning(|_| Ok(Some(session(1))));
+    mocks.sessions.expect_rotate_refresh_token().never();
+    assert_auth_error(mocks.service().refresh("forged"), AuthError::InvalidToken);
+}
+
+#[test]
+fn authenticate_accepts_an_access_token_of_a_live_session() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Access, 1));
+    mocks
+        .sessions
+        .expect_find()
+        .returning(|_| Ok(Some(session(1))));
+    let principal = mocks.service().authenticate("access-token").unwrap();
+    assert_eq!(
+        principal,
+        Principal {
+            user_id: user_id(1),
+            session_id: session_id(1)
+        }
+    );
+}
+
+#[test]
+fn a_refresh_token_cannot_authenticate() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Refresh, 1));
+    mocks.sessions.expect_find().never();
+    assert_auth_error(
+        mocks.service().authenticate("refresh-token"),
+        AuthError::WrongTokenType,
+    );
+}
+
+#[test]
+fn authenticate_refuses_revoked_expired_and_unknown_sessions() {
+    let cases = [
+        (
+            Some(Session {
+                revoked_at: Some(NOW),
+                ..session(1)
+            }),
+            AuthError::TokenRevoked,
+        ),
+        (
+            Some(Session {
+                expires_at: NOW,
+                ..session(1)
+            }),
+            AuthError::TokenExpired,
+        ),
+        (None, AuthError::InvalidToken),
+    ];
+    for (stored, expected) in cases {
+        let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Access, 1));
+        mocks
+            .sessions
+            .expect_find()
+            .returning(move |_| Ok(stored.clone()));
+        assert_auth_error(mocks.service().authenticate("access-token"), expected);
+    }
+}
+
+#[test]
+fn authenticate_reports_a_store_outage_as_unavailable() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Access, 1));
+    mocks
+        .sessions
+        .expect_find()
+        .returning(|_| Err(RepositoryError::Unavailable("down".into())));
+    let result = mocks.service().authenticate("access-token");
+    assert!(
+        matches!(result, Err(DomainError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+fn principal() -> Principal {
+    Principal {
+        user_id: user_id(1),
+        session_id: session_id(1),
+    }
+}
+
+#[test]
+fn logout_revokes_the_session_of_the_access_token() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_revoke()
+        .with(eq(session_id(1)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    assert!(mocks.service().logout(&principal(), None).is_ok());
+}
+
+#[test]
+fn logout_with_a_refresh_token_of_another_own_session_revokes_both() {
+    let other = Claims {
+        session_id: session_id(9),
+        ..claims(TokenKind::Refresh, 1)
+    };
+    let mut mocks = Mocks::new().decoding_to(other);
+    mocks
+        .sessions
+        .expect_revoke()
+        .with(eq(session_id(1)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    mocks
+        .sessions
+        .expect_revoke()
+        .with(eq(session_id(9)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    assert!(
+        mocks
+            .service()
+            .logout(&principal(), Some(&SecretString::from("refresh")))
+            .is_ok()
+    );
+}
+
+#[test]
+fn logout_never_revokes_a_session_of_someone_else() {
+    let foreign = Claims {
+        session_id: session_id(9),
+        ..claims(TokenKind::Refresh, 2)
+    };
+    let mut mocks = Mocks::new().decoding_to(foreign);
+    mocks
+        .sessions
+        .expect_revoke()
+        .with(eq(session_id(1)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    mocks
+        .sessions
+        .expect_revoke()
+        .with(eq(session_id(9)), always())
+        .never();
+    assert!(
+        mocks
+            .service()
+            .logout(&principal(), Some(&SecretString::from("stolen")))
+            .is_ok()
+    );
+}
+
+#[test]
+fn purge_deletes_sessions_expired_now() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_delete_expired()
+        .with(eq(NOW))
+        .times(1)
+        .returning(|_| Ok(3));
+    assert_eq!(mocks.service().purge_expired_sessions().unwrap(), 3);
+}

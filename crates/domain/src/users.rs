@@ -1,0 +1,91 @@
+//! [`UserService`]: registration and the users anyone may see.
+
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use tracing::info;
+
+use crate::ports::{Clock, PasswordHasher, RepositoryError, UserRepository};
+use crate::{
+    AUTH_EVENTS, DomainError, NewUser, Page, PageRequest, Password, Resource, User, UserId,
+    Username,
+};
+
+/// Users: registration, lookup and the list. (Password changes will land
+/// here too; logins and their sessions are [`SessionService`](crate::SessionService)'s.)
+#[derive(Clone)]
+pub struct UserService {
+    users: Arc<dyn UserRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for UserService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserService").finish_non_exhaustive()
+    }
+}
+
+impl UserService {
+    /// Builds the service on its ports.
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            users,
+            hasher,
+            clock,
+        }
+    }
+
+    /// Registers a user, after checking the password against the policy
+    /// (whose upper bound is the hasher's).
+    ///
+    /// # Errors
+    /// [`ValidationError::WeakPassword`](crate::ValidationError::WeakPassword),
+    /// [`DomainError::UsernameTaken`]; store and hasher failures.
+    #[tracing::instrument(name = "register", skip_all)]
+    pub fn register(
+        &self,
+        username: Username,
+        password: SecretString,
+    ) -> Result<User, DomainError> {
+        let password = Password::parse(password, self.hasher.max_password_bytes())?;
+        let password_hash = self.hasher.hash(password.expose())?;
+        let new_user = NewUser {
+            username,
+            password_hash,
+            created_at: self.clock.now(),
+        };
+        let user = self.users.create(&new_user).map_err(|error| match error {
+            RepositoryError::Conflict => DomainError::UsernameTaken,
+            other => other.into(),
+        })?;
+        info!(target: AUTH_EVENTS, user_id = %user.id, "user registered");
+        Ok(user)
+    }
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`]; store failures.
+    pub fn get(&self, id: UserId) -> Result<User, DomainError> {
+        self.users
+            .find(id)?
+            .ok_or(DomainError::NotFound(Resource::User))
+    }
+
+    /// One page of users, oldest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn list(&self, page: PageRequest) -> Result<Page<User>, DomainError> {
+        Ok(self.users.list(page)?)
+    }
+}
+
+#[cfg(test)]
+mod tests;
