@@ -16,10 +16,12 @@ test:
 test-all:
     BLOG_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test
 
-# Formatting and lints, as CI checks them.
+# Formatting, lints and docs, as CI checks them.
 lint:
     cargo fmt --all --check
     cargo clippy --all-targets -- -D warnings
+    cargo clippy -p blog_domain --all-targets --all-features -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features
 
 # Apply pending migrations to DATABASE_URL (or the configured database).
 migrate:

@@ -36,3 +36,5 @@ pub const AUTH_EVENTS: &str = "blog::auth";
 
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "testing")]
+pub mod testing;

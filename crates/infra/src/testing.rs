@@ -1,9 +1,7 @@
 //! Throwaway databases for tests: a SQLite file in a temp folder, or a fresh
 //! PostgreSQL database created on the server named by
-//! `BLOG_TEST_POSTGRES_URL` and dropped again on `Drop`.
-
-use std::io::Write;
-use std::sync::Once;
+//! `BLOG_TEST_POSTGRES_URL` and dropped again on `Drop`; and the one
+//! backend-matrix macro, [`backend_matrix!`](crate::backend_matrix).
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
@@ -14,6 +12,47 @@ use crate::OsRandomIds;
 /// The variable that turns the PostgreSQL tests on: a URL of a server where
 /// databases may be created, such as `postgres://postgres@127.0.0.1:5432/postgres`.
 pub const POSTGRES_URL_VAR: &str = "BLOG_TEST_POSTGRES_URL";
+
+/// The backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL database on the server of `BLOG_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// Generates, for each named test function, one `#[test]` per backend,
+/// `sqlite::name` and `postgres::name`, each calling
+/// `$runner(TestBackend, super::name)`: the runner prepares what the test
+/// takes (a pool, a running app) on that backend.
+///
+/// The PostgreSQL tests are `#[ignore]`d unless the calling crate was built
+/// with `BLOG_TEST_POSTGRES_URL` set, which its build script turns into the
+/// `blog_postgres_tests` cfg: without a server they show as ignored, never
+/// as passed, and the same `cargo test` runs them where it is set (CI).
+#[macro_export]
+macro_rules! backend_matrix {
+    ($runner:path; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    $runner($crate::testing::TestBackend::Sqlite, super::$name);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                #[cfg_attr(not(blog_postgres_tests), ignore = "needs BLOG_TEST_POSTGRES_URL")]
+                fn $name() {
+                    $runner($crate::testing::TestBackend::Postgres, super::$name);
+                }
+            )*
+        }
+    };
+}
 
 /// A database that exists as long as this value does.
 pub enum TestDatabase {
@@ -36,35 +75,38 @@ pub enum TestDatabase {
 }
 
 impl TestDatabase {
-    /// A new SQLite file.
-    ///
-    /// # Panics
-    /// When no temp folder can be made.
-    pub fn sqlite() -> Self {
+    fn sqlite() -> Self {
         #[expect(clippy::expect_used, reason = "test support: fail the test loudly")]
         let dir = tempfile::tempdir().expect("a temp folder for the SQLite test database");
         let url = dir.path().join("blog.db").display().to_string();
         Self::Sqlite { dir, url }
     }
 
-    /// A new PostgreSQL database, or `None` (with one visible notice per
-    /// test binary) when `BLOG_TEST_POSTGRES_URL` is unset.
+    /// A new database of `backend`.
     ///
     /// # Panics
-    /// When the variable is set but the database cannot be created: a CI that
-    /// asked for PostgreSQL must not pass without it.
-    pub fn postgres() -> Option<Self> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            static NOTICE: Once = Once::new();
-            NOTICE.call_once(|| {
-                // Straight to stderr: libtest captures only the print macros.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "NOTICE: {POSTGRES_URL_VAR} is unset: PostgreSQL tests are skipped"
-                );
-            });
-            return None;
-        };
+    /// When no temp folder can be made, or for PostgreSQL when
+    /// `BLOG_TEST_POSTGRES_URL` is unset or the database cannot be created:
+    /// a test that asked for PostgreSQL must not pass without it.
+    pub fn new(backend: TestBackend) -> Self {
+        match backend {
+            TestBackend::Sqlite => Self::sqlite(),
+            TestBackend::Postgres => Self::postgres(),
+        }
+    }
+
+    /// The backend this database is on.
+    pub fn backend(&self) -> TestBackend {
+        match self {
+            Self::Sqlite { .. } => TestBackend::Sqlite,
+            Self::Postgres { .. } => TestBackend::Postgres,
+        }
+    }
+
+    fn postgres() -> Self {
+        let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
+            panic!("{POSTGRES_URL_VAR} is unset: this test needs a PostgreSQL server")
+        });
         let name = format!("blog_test_{}", OsRandomIds.token_id());
         let mut admin = connect(&admin_url);
         #[expect(clippy::expect_used, reason = "test support: fail the test loudly")]
@@ -72,11 +114,11 @@ impl TestDatabase {
             .execute(&mut admin)
             .expect("CREATE DATABASE");
         let url = database_url(&admin_url, &name);
-        Some(Self::Postgres {
+        Self::Postgres {
             admin_url,
             name,
             url,
-        })
+        }
     }
 
     /// The database's URL, as `DATABASE_URL` takes it.

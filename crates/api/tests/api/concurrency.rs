@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 
 use crate::helpers::TestApp;
 
-crate::on_both_backends!(fifty_concurrent_creates_by_one_user_are_all_persisted_and_listed);
+blog_infra::backend_matrix!(crate::helpers::on_an_app; fifty_concurrent_creates_by_one_user_are_all_persisted_and_listed);
 
 async fn fifty_concurrent_creates_by_one_user_are_all_persisted_and_listed(app: TestApp) {
     let (alice, tokens) = app.user("alice").await;

@@ -5,7 +5,8 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 
-crate::on_both_backends!(
+blog_infra::backend_matrix!(
+    crate::helpers::on_an_app;
     an_unknown_route_is_a_json_404,
     a_wrong_method_is_a_json_405_with_allow,
     a_body_over_one_mebibyte_is_a_json_413,
@@ -113,16 +114,37 @@ async fn every_response_carries_the_security_headers_and_a_request_id(app: TestA
         app.get("/api/v1/posts").await,
         app.get("/nowhere").await,
         app.get("/healthz").await,
+        app.get("/api/v1/users/me").await,
+        app.send(Method::PATCH, "/api/v1/posts", None, None, &[])
+            .await,
+        app.post("/api/v1/users", &json!(["not", "an", "object"]))
+            .await,
     ] {
-        assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
-        assert_eq!(response.header("x-frame-options"), Some("DENY"));
-        assert_eq!(response.header("cache-control"), Some("no-store"));
+        let status = response.status;
+        assert_eq!(
+            response.header("x-content-type-options"),
+            Some("nosniff"),
+            "{status}"
+        );
+        assert_eq!(response.header("x-frame-options"), Some("DENY"), "{status}");
+        assert_eq!(
+            response.header("cache-control"),
+            Some("no-store"),
+            "{status}"
+        );
+        assert_eq!(
+            response.header("referrer-policy"),
+            Some("no-referrer"),
+            "{status}"
+        );
         assert_eq!(
             response.header("content-security-policy"),
-            Some("default-src 'none'; frame-ancestors 'none'")
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{status}"
         );
         ids.push(response.header("x-request-id").unwrap().to_owned());
     }
+    ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 3, "a new id per request: {ids:?}");
+    assert_eq!(ids.len(), 6, "a new id per request: {ids:?}");
 }

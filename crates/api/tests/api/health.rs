@@ -2,12 +2,13 @@
 
 use crate::helpers::TestApp;
 
-crate::on_both_backends!(
-    healthz_answers_while_the_process_lives,
-    readyz_answers_while_the_database_does
+blog_infra::backend_matrix!(
+    crate::helpers::on_an_app;
+    healthz_answers_ok,
+    readyz_is_ready_on_a_reachable_migrated_database
 );
 
-async fn healthz_answers_while_the_process_lives(app: TestApp) {
+async fn healthz_answers_ok(app: TestApp) {
     let response = app.get("/healthz").await;
     assert_eq!(
         (response.status, response.json()),
@@ -15,7 +16,7 @@ async fn healthz_answers_while_the_process_lives(app: TestApp) {
     );
 }
 
-async fn readyz_answers_while_the_database_does(app: TestApp) {
+async fn readyz_is_ready_on_a_reachable_migrated_database(app: TestApp) {
     let response = app.get("/readyz").await;
     assert_eq!(
         (response.status, response.json()),

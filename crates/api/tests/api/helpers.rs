@@ -9,7 +9,7 @@ use actix_web::http::Method;
 use awc::http::header::HeaderMap;
 use blog_api::configuration::{self, Profile, Settings};
 use blog_api::startup::Application;
-use blog_infra::testing::TestDatabase;
+use blog_infra::testing::{TestBackend, TestDatabase};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -17,48 +17,11 @@ use serde_json::{Value, json};
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
 pub const PASSWORD: &str = "correct horse battery";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// A fresh database, or `None` when PostgreSQL tests are off.
-    pub fn database(self) -> Option<TestDatabase> {
-        match self {
-            Self::Sqlite => Some(TestDatabase::sqlite()),
-            Self::Postgres => TestDatabase::postgres(),
-        }
-    }
-}
-
-/// Generates, for each named `async fn(TestApp)`, one test per backend:
-/// `sqlite::name` and `postgres::name`.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[actix_web::test]
-                async fn $name() {
-                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap();
-                    super::$name(app).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[actix_web::test]
-                async fn $name() {
-                    let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await else {
-                        return;
-                    };
-                    super::$name(app).await;
-                }
-            )*
-        }
-    };
+/// Runs the async `test` on a fresh app of `backend`, on an actix system of
+/// its own (what `#[actix_web::test]` does): the runner of
+/// `blog_infra::backend_matrix!` for these tests.
+pub fn on_an_app<F: Future<Output = ()>>(backend: TestBackend, test: impl FnOnce(TestApp) -> F) {
+    actix_web::rt::System::new().block_on(async move { test(spawn_app(backend).await).await });
 }
 
 pub struct TestApp {
@@ -79,11 +42,9 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     settings
 }
 
-/// The app on a fresh database of `backend`; `None` when that backend's
-/// tests are off.
-pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    let database = Arc::new(backend.database()?);
-    Some(spawn_app_on(database, test_settings).await)
+/// The app on a fresh database of `backend`.
+pub async fn spawn_app(backend: TestBackend) -> TestApp {
+    spawn_app_on(Arc::new(TestDatabase::new(backend)), test_settings).await
 }
 
 /// The app on an existing database, with settings adjusted by `configure`.

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app_on, test_settings};
 
-crate::on_both_backends!(
+blog_infra::backend_matrix!(
+    crate::helpers::on_an_app;
     bodies_that_are_not_objects_are_400_and_change_nothing,
     null_or_wrong_types_are_400_and_change_nothing,
     compressed_bodies_are_415_and_change_nothing,
@@ -306,10 +307,7 @@ async fn a_trickling_or_short_body_gets_a_json_408_and_the_connection_closes(app
 }
 
 async fn readyz_is_503_until_the_migrations_are_applied(app: TestApp) {
-    let fresh = Arc::new(match app.database.postgres_name() {
-        Some(_) => TestDatabase::postgres().unwrap(),
-        None => TestDatabase::sqlite(),
-    });
+    let fresh = Arc::new(TestDatabase::new(app.database.backend()));
     let unmigrated = spawn_app_on(Arc::clone(&fresh), |database| {
         let mut settings = test_settings(database);
         settings.database.migrate_on_start = false;

@@ -7,14 +7,15 @@ use serde_json::{Value, json};
 
 use crate::helpers::{SECRET, TestApp};
 
-crate::on_both_backends!(
+blog_infra::backend_matrix!(
+    crate::helpers::on_an_app;
     alg_none_is_refused,
     a_stripped_signature_is_refused,
     a_tampered_payload_is_refused,
     a_token_signed_with_another_key_is_refused,
     an_expired_token_is_refused_as_expired,
     a_token_not_yet_valid_is_refused,
-    a_token_of_a_user_that_does_not_exist_is_refused,
+    a_token_whose_user_is_not_its_sessions_or_whose_session_is_unknown_is_refused,
     a_token_missing_a_claim_is_refused,
     a_token_with_a_string_expiry_is_refused,
     garbage_and_malformed_headers_are_refused,
@@ -121,7 +122,9 @@ async fn a_token_not_yet_valid_is_refused(app: TestApp) {
     assert_refused(&app, &sign(&claims, SECRET), "invalid_token").await;
 }
 
-async fn a_token_of_a_user_that_does_not_exist_is_refused(app: TestApp) {
+async fn a_token_whose_user_is_not_its_sessions_or_whose_session_is_unknown_is_refused(
+    app: TestApp,
+) {
     let mut claims = claims(&app).await;
     claims["sub"] = json!("999999");
     assert_refused(&app, &sign(&claims, SECRET), "invalid_token").await;

@@ -5,40 +5,26 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, spawn_app_on, test_settings};
+use blog_infra::testing::{TestBackend, TestDatabase};
 
-/// Two instances on one fresh database of `backend`.
-async fn two_instances(backend: Backend) -> Option<(TestApp, TestApp)> {
-    let database = Arc::new(backend.database()?);
-    let first = spawn_app_on(Arc::clone(&database), test_settings).await;
-    let second = spawn_app_on(database, test_settings).await;
-    Some((first, second))
+use crate::helpers::{TestApp, spawn_app_on, test_settings};
+
+/// Runs the async `test` on two instances sharing one fresh database of
+/// `backend`.
+fn on_two_apps<F: Future<Output = ()>>(
+    backend: TestBackend,
+    test: impl FnOnce(TestApp, TestApp) -> F,
+) {
+    actix_web::rt::System::new().block_on(async move {
+        let database = Arc::new(TestDatabase::new(backend));
+        let first = spawn_app_on(Arc::clone(&database), test_settings).await;
+        let second = spawn_app_on(database, test_settings).await;
+        test(first, second).await;
+    });
 }
 
-macro_rules! on_two_instances {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[actix_web::test]
-                async fn $name() {
-                    let (first, second) = super::two_instances(super::Backend::Sqlite).await.unwrap();
-                    super::$name(first, second).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[actix_web::test]
-                async fn $name() {
-                    let Some((first, second)) = super::two_instances(super::Backend::Postgres).await else { return };
-                    super::$name(first, second).await;
-                }
-            )*
-        }
-    };
-}
-
-on_two_instances!(
+blog_infra::backend_matrix!(
+    crate::multi_instance::on_two_apps;
     a_logout_on_one_instance_holds_on_the_other_at_once,
     reuse_on_one_instance_revokes_a_session_rotated_on_the_other,
     concurrent_creates_on_both_instances_are_all_stored,

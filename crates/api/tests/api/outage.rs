@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use diesel::RunQueryDsl;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, spawn_app_on, test_settings};
+use blog_infra::testing::{TestBackend, TestDatabase};
+
+use crate::helpers::{TestApp, spawn_app_on, test_settings};
 
 const TIMEOUT_SECS: u64 = 1;
 
@@ -30,10 +32,9 @@ fn cut(app: &TestApp, allow: bool) {
 }
 
 #[actix_web::test]
+#[cfg_attr(not(blog_postgres_tests), ignore = "needs BLOG_TEST_POSTGRES_URL")]
 async fn a_database_outage_answers_503_quickly_and_the_service_recovers_by_itself() {
-    let Some(database) = Backend::Postgres.database() else {
-        return;
-    };
+    let database = TestDatabase::new(TestBackend::Postgres);
     let app = spawn_app_on(Arc::new(database), |database| {
         let mut settings = test_settings(database);
         settings.database.connect_timeout_secs = TIMEOUT_SECS;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::helpers::{TestApp, spawn_app_on, test_settings};
 
-crate::on_both_backends!(an_acknowledged_write_and_a_logout_survive_a_restart);
+blog_infra::backend_matrix!(crate::helpers::on_an_app; an_acknowledged_write_and_a_logout_survive_a_restart);
 
 async fn an_acknowledged_write_and_a_logout_survive_a_restart(app: TestApp) {
     let (_, tokens) = app.user("alice").await;

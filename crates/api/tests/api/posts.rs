@@ -5,7 +5,8 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 
-crate::on_both_backends!(
+blog_infra::backend_matrix!(
+    crate::helpers::on_an_app;
     create_returns_201_and_the_post,
     create_needs_an_access_token,
     create_refuses_bad_bodies_and_creates_nothing,

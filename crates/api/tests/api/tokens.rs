@@ -5,7 +5,8 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, tokens};
 
-crate::on_both_backends!(
+blog_infra::backend_matrix!(
+    crate::helpers::on_an_app;
     login_returns_a_bearer_pair_that_is_not_cached,
     login_fails_the_same_way_for_an_unknown_user_and_a_wrong_password,
     login_refuses_a_body_without_credentials,

@@ -4,7 +4,8 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp};
 
-crate::on_both_backends!(
+blog_infra::backend_matrix!(
+    crate::helpers::on_an_app;
     register_returns_201_and_the_user_without_any_password,
     register_refuses_a_taken_username_with_400_username_taken,
     register_refuses_missing_fields_and_bad_usernames_with_validation_failed,

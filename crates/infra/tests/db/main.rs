@@ -1,19 +1,24 @@
-//! The repositories against real databases: a temp SQLite file always, and a
-//! fresh PostgreSQL database when `BLOG_TEST_POSTGRES_URL` is set. Every test
-//! runs on both with the same code.
+//! The Diesel adapters against real databases: a temp SQLite file, and a
+//! fresh PostgreSQL database where `BLOG_TEST_POSTGRES_URL` is set (else
+//! those tests show as ignored). The repositories run the domain's
+//! conformance suites; the rest is what only a database has: migrations,
+//! URLs, outages.
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
-mod posts;
-mod sessions;
-mod users;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use blog_domain::ports::UserRepository;
+use blog_domain::testing::{
+    post_repository_contract, session_repository_contract, user_repository_contract,
+};
 use blog_domain::{NewUser, PasswordHash, User, Username};
-use blog_infra::testing::TestDatabase;
-use blog_infra::{DatabaseUrl, DbPool, DieselUserRepository, PoolOptions, db};
+use blog_infra::testing::{TestBackend, TestDatabase};
+use blog_infra::{
+    DatabaseUrl, DbPool, DieselPostRepository, DieselSessionRepository, DieselUserRepository,
+    PoolOptions, db,
+};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -47,33 +52,71 @@ pub fn create_user(pool: &DbPool, name: &str) -> User {
         .unwrap()
 }
 
-/// Generates, for each named test function taking `&DbPool`, one test per
-/// backend: `sqlite::name` and `postgres::name`.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $name() {
-                    let database = blog_infra::testing::TestDatabase::sqlite();
-                    super::$name(&$crate::pool(&database));
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[test]
-                fn $name() {
-                    let Some(database) = blog_infra::testing::TestDatabase::postgres() else { return };
-                    super::$name(&$crate::pool(&database));
-                }
-            )*
-        }
-    };
+/// Runs `test` on a migrated pool of a fresh database of `backend`.
+fn on_a_pool(backend: TestBackend, test: impl FnOnce(&DbPool)) {
+    let database = TestDatabase::new(backend);
+    test(&pool(&database));
 }
 
-on_both_backends!(migrations_can_run_twice, a_migrated_database_is_up_to_date);
+/// Runs `test` with the backend alone: it makes its own databases.
+fn on_the_backend(backend: TestBackend, test: impl FnOnce(TestBackend)) {
+    test(backend);
+}
+
+mod pooled {
+    use super::*;
+
+    blog_infra::backend_matrix!(
+        crate::on_a_pool;
+        migrations_can_run_twice,
+        a_migrated_database_is_up_to_date,
+    );
+}
+
+mod contracts {
+    use super::*;
+
+    blog_infra::backend_matrix!(
+        crate::on_the_backend;
+        the_user_repository_meets_the_domain_contract,
+        the_post_repository_meets_the_domain_contract,
+        the_session_repository_meets_the_domain_contract,
+    );
+}
+
+/// A fresh migrated database for one check of a contract, with the user
+/// repository on it; the database lives as long as the guard.
+fn fresh(backend: TestBackend) -> (DbPool, Arc<dyn UserRepository>, TestDatabase) {
+    let database = TestDatabase::new(backend);
+    let pool = pool(&database);
+    let users = Arc::new(DieselUserRepository::new(pool.clone()));
+    (pool, users, database)
+}
+
+fn the_user_repository_meets_the_domain_contract(backend: TestBackend) {
+    user_repository_contract(|| {
+        let (_, users, database) = fresh(backend);
+        (users, database)
+    });
+}
+
+fn the_post_repository_meets_the_domain_contract(backend: TestBackend) {
+    post_repository_contract(|| {
+        let (pool, users, database) = fresh(backend);
+        (users, Arc::new(DieselPostRepository::new(pool)), database)
+    });
+}
+
+fn the_session_repository_meets_the_domain_contract(backend: TestBackend) {
+    session_repository_contract(|| {
+        let (pool, users, database) = fresh(backend);
+        (
+            users,
+            Arc::new(DieselSessionRepository::new(pool)),
+            database,
+        )
+    });
+}
 
 fn migrations_can_run_twice(pool: &DbPool) {
     db::run_migrations(pool).unwrap();
@@ -98,10 +141,9 @@ fn a_pool_on_an_unreachable_postgres_reports_unavailable() {
 }
 
 #[test]
+#[cfg_attr(not(blog_postgres_tests), ignore = "needs BLOG_TEST_POSTGRES_URL")]
 fn instances_migrating_at_once_on_postgres_all_succeed() {
-    let Some(database) = TestDatabase::postgres() else {
-        return;
-    };
+    let database = TestDatabase::new(TestBackend::Postgres);
     let options = PoolOptions {
         max_size: 1,
         connection_timeout: Duration::from_secs(10),
@@ -122,7 +164,7 @@ fn instances_migrating_at_once_on_postgres_all_succeed() {
 
 #[test]
 fn a_sqlite_url_with_four_slashes_names_the_same_file_as_its_absolute_path() {
-    let database = TestDatabase::sqlite();
+    let database = TestDatabase::new(TestBackend::Sqlite);
     assert!(database.url().starts_with('/'), "{}", database.url());
     let options = PoolOptions {
         max_size: 1,
@@ -148,7 +190,7 @@ fn a_migrated_database_is_up_to_date(pool: &DbPool) {
 #[test]
 fn a_fresh_database_has_every_migration_pending_and_a_newer_one_is_reported() {
     use diesel::RunQueryDsl;
-    let database = TestDatabase::sqlite();
+    let database = TestDatabase::new(TestBackend::Sqlite);
     let pool = db::pool(
         &url(database.url()),
         &PoolOptions {

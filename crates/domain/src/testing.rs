@@ -1,0 +1,837 @@
+//! A kit for adapter authors and for tests (the `testing` feature):
+//! in-memory adapters for every port, and a conformance suite per
+//! repository port that checks the rules the port's docs promise.
+//!
+//! The crate's front page shows the services wired on these adapters.
+//!
+//! An adapter of a repository port runs its conformance suite on a fresh,
+//! empty store per check (see [`session_repository_contract`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use crate::ports::{
+    Clock, HashError, IdGenerator, PasswordHasher, PostRepository, RepositoryError,
+    SessionRepository, TokenCodec, TokenError, UserRepository,
+};
+use crate::{
+    Claims, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges, PostContent,
+    PostId, PostTitle, Session, SessionId, TokenId, User, UserCredentials, UserId, Username,
+};
+
+/// The time the in-memory adapters and the suites start from.
+pub const EPOCH: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread leaves consistent data behind: go on with it.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn page_of<T: Clone>(items: &[T], page: PageRequest) -> Page<T> {
+    let offset = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+    let per_page = usize::try_from(page.per_page()).unwrap_or(usize::MAX);
+    Page {
+        items: items.iter().skip(offset).take(per_page).cloned().collect(),
+        total: u64::try_from(items.len()).unwrap_or(u64::MAX),
+        request: page,
+    }
+}
+
+/// Users, posts and sessions in memory, with a database's rules: unique
+/// usernames, posts and sessions only of existing users, author-scoped
+/// writes, compare-and-swap rotation. It implements the three repository
+/// ports, so one `Arc<InMemoryStore>` serves as each.
+#[derive(Debug, Default)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// In id order: id `n` is at `n - 1`.
+    users: Vec<UserCredentials>,
+    posts: BTreeMap<i64, Post>,
+    next_post_id: i64,
+    sessions: HashMap<SessionId, Session>,
+}
+
+impl State {
+    fn has_user(&self, id: UserId) -> bool {
+        self.users.iter().any(|stored| stored.user.id == id)
+    }
+}
+
+fn missing_user() -> RepositoryError {
+    RepositoryError::Internal("foreign key: no such user".into())
+}
+
+impl UserRepository for InMemoryStore {
+    fn create(&self, user: &NewUser) -> Result<User, RepositoryError> {
+        let mut state = locked(&self.state);
+        if state
+            .users
+            .iter()
+            .any(|stored| stored.user.username == user.username)
+        {
+            return Err(RepositoryError::Conflict);
+        }
+        let id = i64::try_from(state.users.len() + 1)
+            .map_err(|error| RepositoryError::Internal(Box::new(error)))?;
+        let created = User {
+            id: UserId::new(id).map_err(|error| RepositoryError::Internal(Box::new(error)))?,
+            username: user.username.clone(),
+            created_at: user.created_at,
+        };
+        state.users.push(UserCredentials {
+            user: created.clone(),
+            password_hash: user.password_hash.clone(),
+        });
+        Ok(created)
+    }
+
+    fn find_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<UserCredentials>, RepositoryError> {
+        Ok(locked(&self.state)
+            .users
+            .iter()
+            .find(|stored| &stored.user.username == username)
+            .cloned())
+    }
+
+    fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        Ok(locked(&self.state)
+            .users
+            .iter()
+            .find(|stored| stored.user.id == id)
+            .map(|stored| stored.user.clone()))
+    }
+
+    fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError> {
+        let users: Vec<User> = locked(&self.state)
+            .users
+            .iter()
+            .map(|stored| stored.user.clone())
+            .collect();
+        Ok(page_of(&users, page))
+    }
+}
+
+impl PostRepository for InMemoryStore {
+    fn create(&self, post: &NewPost) -> Result<Post, RepositoryError> {
+        let mut state = locked(&self.state);
+        if !state.has_user(post.author_id) {
+            return Err(missing_user());
+        }
+        state.next_post_id += 1;
+        let id = PostId::new(state.next_post_id)
+            .map_err(|error| RepositoryError::Internal(Box::new(error)))?;
+        let created = Post {
+            id,
+            title: post.title.clone(),
+            content: post.content.clone(),
+            author_id: post.author_id,
+            created_at: post.created_at,
+            updated_at: post.created_at,
+        };
+        state.posts.insert(id.get(), created.clone());
+        Ok(created)
+    }
+
+    fn find(&self, id: PostId) -> Result<Option<Post>, RepositoryError> {
+        Ok(locked(&self.state).posts.get(&id.get()).cloned())
+    }
+
+    fn list(
+        &self,
+        author: Option<UserId>,
+        page: PageRequest,
+    ) -> Result<Page<Post>, RepositoryError> {
+        let posts: Vec<Post> = locked(&self.state)
+            .posts
+            .values()
+            .rev()
+            .filter(|post| author.is_none_or(|author| post.author_id == author))
+            .cloned()
+            .collect();
+        Ok(page_of(&posts, page))
+    }
+
+    fn update(
+        &self,
+        id: PostId,
+        author: UserId,
+        changes: &PostChanges,
+        at: OffsetDateTime,
+    ) -> Result<Option<Post>, RepositoryError> {
+        let mut state = locked(&self.state);
+        let Some(post) = state
+            .posts
+            .get_mut(&id.get())
+            .filter(|post| post.author_id == author)
+        else {
+            return Ok(None);
+        };
+        if let Some(title) = &changes.title {
+            post.title = title.clone();
+        }
+        if let Some(content) = &changes.content {
+            post.content = content.clone();
+        }
+        post.updated_at = at;
+        Ok(Some(post.clone()))
+    }
+
+    fn delete(&self, id: PostId, author: UserId) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        let owned = state
+            .posts
+            .get(&id.get())
+            .is_some_and(|post| post.author_id == author);
+        if owned {
+            state.posts.remove(&id.get());
+        }
+        Ok(owned)
+    }
+}
+
+impl SessionRepository for InMemoryStore {
+    fn create(&self, session: &Session) -> Result<(), RepositoryError> {
+        let mut state = locked(&self.state);
+        if !state.has_user(session.user_id) {
+            return Err(missing_user());
+        }
+        if state.sessions.contains_key(&session.id) {
+            return Err(RepositoryError::Conflict);
+        }
+        state.sessions.insert(session.id.clone(), session.clone());
+        Ok(())
+    }
+
+    fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
+        Ok(locked(&self.state).sessions.get(id).cloned())
+    }
+
+    fn rotate_refresh_token(
+        &self,
+        id: &SessionId,
+        current: &TokenId,
+        next: &TokenId,
+        now: OffsetDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        let Some(session) = state.sessions.get_mut(id).filter(|session| {
+            &session.refresh_token_id == current
+                && session.revoked_at.is_none()
+                && session.expires_at > now
+        }) else {
+            return Ok(false);
+        };
+        session.refresh_token_id = next.clone();
+        Ok(true)
+    }
+
+    fn revoke(&self, id: &SessionId, at: OffsetDateTime) -> Result<(), RepositoryError> {
+        if let Some(session) = locked(&self.state).sessions.get_mut(id) {
+            session.revoked_at.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
+        let mut state = locked(&self.state);
+        let before = state.sessions.len();
+        state.sessions.retain(|_, session| session.expires_at > now);
+        Ok(u64::try_from(before - state.sessions.len()).unwrap_or(u64::MAX))
+    }
+}
+
+/// A [`PasswordHasher`] that stores passwords as `plain$<password>`: fast
+/// and transparent, for tests only. It reads 72 bytes, like bcrypt.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PlainHasher;
+
+const PLAIN_PREFIX: &str = "plain$";
+const PLAIN_DUMMY: &str = "plain-dummy";
+
+impl PasswordHasher for PlainHasher {
+    fn max_password_bytes(&self) -> usize {
+        72
+    }
+
+    fn hash(&self, password: &str) -> Result<PasswordHash, HashError> {
+        Ok(PasswordHash::new(format!("{PLAIN_PREFIX}{password}")))
+    }
+
+    fn verify(&self, password: &str, hash: &PasswordHash) -> Result<bool, HashError> {
+        if hash.as_str() == PLAIN_DUMMY {
+            return Ok(false);
+        }
+        hash.as_str()
+            .strip_prefix(PLAIN_PREFIX)
+            .map(|stored| stored == password)
+            .ok_or_else(|| HashError::Failed("not a plain$ hash".into()))
+    }
+
+    fn dummy_hash(&self) -> PasswordHash {
+        PasswordHash::new(PLAIN_DUMMY.into())
+    }
+}
+
+/// A [`Clock`] that moves only when told to; it starts at [`EPOCH`].
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<OffsetDateTime>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::at(EPOCH)
+    }
+}
+
+impl ManualClock {
+    /// A clock showing `now` (kept to whole seconds, as the port asks).
+    pub fn at(now: OffsetDateTime) -> Self {
+        Self {
+            now: Mutex::new(now.replace_nanosecond(0).unwrap_or(now)),
+        }
+    }
+
+    /// Moves the clock forward (or back, with a negative duration).
+    pub fn advance(&self, by: Duration) {
+        *locked(&self.now) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *locked(&self.now)
+    }
+}
+
+/// An [`IdGenerator`] counting up: distinct and predictable ids.
+#[derive(Debug, Default)]
+pub struct SequentialIds {
+    next: AtomicU64,
+}
+
+impl SequentialIds {
+    fn bytes(&self) -> [u8; 16] {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        u128::from(n).to_be_bytes()
+    }
+}
+
+impl IdGenerator for SequentialIds {
+    fn session_id(&self) -> SessionId {
+        SessionId::from_bytes(self.bytes())
+    }
+
+    fn token_id(&self) -> TokenId {
+        TokenId::from_bytes(self.bytes())
+    }
+}
+
+/// A [`TokenCodec`] that keeps the claims in memory and hands out opaque
+/// `token-N` strings; expiry is judged by the time passed to `decode`.
+#[derive(Debug, Default)]
+pub struct InMemoryTokens {
+    issued: Mutex<HashMap<String, Claims>>,
+}
+
+impl TokenCodec for InMemoryTokens {
+    fn encode(&self, claims: &Claims) -> Result<String, TokenError> {
+        let mut issued = locked(&self.issued);
+        let token = format!("token-{}", issued.len() + 1);
+        issued.insert(token.clone(), claims.clone());
+        Ok(token)
+    }
+
+    fn decode(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
+        let claims = locked(&self.issued)
+            .get(token)
+            .cloned()
+            .ok_or(TokenError::Invalid)?;
+        if claims.issued_at > now {
+            Err(TokenError::Invalid)
+        } else if claims.expires_at <= now {
+            Err(TokenError::Expired)
+        } else {
+            Ok(claims)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Conformance suites.
+
+fn username(name: &str) -> Username {
+    Username::parse(name).unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: username(name),
+        password_hash: PasswordHash::new(format!("hash-of-{name}")),
+        created_at: EPOCH,
+    }
+}
+
+fn store_user(users: &dyn UserRepository, name: &str) -> User {
+    users
+        .create(&new_user(name))
+        .unwrap_or_else(|error| panic!("creating user {name}: {error}"))
+}
+
+fn page(number: u32, per_page: u32) -> PageRequest {
+    PageRequest::new(Some(number), Some(per_page)).unwrap_or_default()
+}
+
+/// Checks the rules of [`UserRepository`]: a created user reads back by id
+/// and by exact (case-sensitive) name, with its hash; a taken username is
+/// [`RepositoryError::Conflict`]; unknown ids and names are `None`; the list
+/// is oldest first, in pages, with the total.
+///
+/// `make` returns a fresh, empty repository, and anything that must live as
+/// long as it does (a temporary database); it is called once per check.
+///
+/// # Panics
+/// When the repository breaks a rule: the message names it.
+pub fn user_repository_contract<G>(make: impl Fn() -> (Arc<dyn UserRepository>, G)) {
+    {
+        let (users, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        assert_eq!(alice.username, username("alice"), "create returns the user");
+        assert_eq!(alice.created_at, EPOCH, "create keeps created_at");
+        assert_eq!(
+            users.find(alice.id).ok().flatten(),
+            Some(alice.clone()),
+            "find by id"
+        );
+        let credentials = users.find_credentials(&username("alice")).ok().flatten();
+        assert_eq!(
+            credentials.map(|found| (found.user, found.password_hash)),
+            Some((alice, PasswordHash::new("hash-of-alice".into()))),
+            "find_credentials by name, with the hash"
+        );
+    }
+    {
+        let (users, _guard) = make();
+        store_user(users.as_ref(), "alice");
+        let again = users.create(&new_user("alice"));
+        assert!(
+            matches!(again, Err(RepositoryError::Conflict)),
+            "a taken username MUST be Conflict: {again:?}"
+        );
+        assert_eq!(
+            users.find_credentials(&username("Alice")).ok().flatten(),
+            None,
+            "names are case-sensitive"
+        );
+        store_user(users.as_ref(), "Alice");
+    }
+    {
+        let (users, _guard) = make();
+        let unknown = UserId::new(42).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(users.find(unknown).ok().flatten(), None, "unknown id");
+        assert_eq!(
+            users.find_credentials(&username("nobody")).ok().flatten(),
+            None,
+            "unknown name"
+        );
+    }
+    {
+        let (users, _guard) = make();
+        for name in ["u01", "u02", "u03", "u04", "u05"] {
+            store_user(users.as_ref(), name);
+        }
+        let second = users
+            .list(page(2, 2))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let names: Vec<_> = second.items.iter().map(|u| u.username.as_str()).collect();
+        assert_eq!(
+            (names, second.total),
+            (vec!["u03", "u04"], 5),
+            "oldest first, paged"
+        );
+        let past = users
+            .list(page(9, 2))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!((past.items.len(), past.total), (0, 5), "past the end");
+    }
+}
+
+fn new_post(author: &User, title: &str) -> NewPost {
+    NewPost {
+        title: PostTitle::parse(title).unwrap_or_else(|error| panic!("{error}")),
+        content: PostContent::parse("content".into()).unwrap_or_else(|error| panic!("{error}")),
+        author_id: author.id,
+        created_at: EPOCH,
+    }
+}
+
+/// Checks the rules of [`PostRepository`]: a created post reads back
+/// exactly; the list is newest first, filtered by author, in pages, with
+/// the total; update changes only the given fields and stamps `updated_at`;
+/// update and delete touch only the author's own post.
+///
+/// `make` returns a fresh, empty user and post repository sharing one store
+/// (posts need authors), and a guard kept alive meanwhile.
+///
+/// # Panics
+/// When the repository breaks a rule: the message names it.
+pub fn post_repository_contract<G>(
+    make: impl Fn() -> (Arc<dyn UserRepository>, Arc<dyn PostRepository>, G),
+) {
+    let create = |posts: &dyn PostRepository, author: &User, title: &str| {
+        posts
+            .create(&new_post(author, title))
+            .unwrap_or_else(|error| panic!("creating a post: {error}"))
+    };
+    {
+        let (users, posts, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let tricky = "Robert'); DROP TABLE posts;-- \u{1F600} \"quotes\" \\ \n\t 終わり";
+        let post = posts
+            .create(&NewPost {
+                content: PostContent::parse(tricky.into())
+                    .unwrap_or_else(|error| panic!("{error}")),
+                ..new_post(&alice, "🎉 Title")
+            })
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            (post.content.as_str(), post.title.as_str(), post.author_id),
+            (tricky, "🎉 Title", alice.id),
+            "text is kept exactly"
+        );
+        assert_eq!((post.created_at, post.updated_at), (EPOCH, EPOCH));
+        assert_eq!(posts.find(post.id).ok().flatten(), Some(post), "find by id");
+    }
+    {
+        let (users, posts, _guard) = make();
+        let (alice, bob) = (
+            store_user(users.as_ref(), "alice"),
+            store_user(users.as_ref(), "bob"),
+        );
+        for (author, title) in [(&alice, "a1"), (&bob, "b1"), (&alice, "a2"), (&alice, "a3")] {
+            create(posts.as_ref(), author, title);
+        }
+        let titles = |author, request| {
+            let found = posts
+                .list(author, request)
+                .unwrap_or_else(|error| panic!("{error}"));
+            let titles: Vec<String> = found
+                .items
+                .iter()
+                .map(|post| post.title.as_str().to_owned())
+                .collect();
+            (titles, found.total)
+        };
+        assert_eq!(
+            titles(None, PageRequest::default()),
+            (vec!["a3".into(), "a2".into(), "b1".into(), "a1".into()], 4),
+            "newest first"
+        );
+        assert_eq!(
+            titles(Some(alice.id), page(1, 2)),
+            (vec!["a3".into(), "a2".into()], 3),
+            "filtered and paged"
+        );
+        assert_eq!(
+            titles(Some(bob.id), page(2, 2)),
+            (vec![], 1),
+            "past the end"
+        );
+    }
+    {
+        let (users, posts, _guard) = make();
+        let (alice, bob) = (
+            store_user(users.as_ref(), "alice"),
+            store_user(users.as_ref(), "bob"),
+        );
+        let post = create(posts.as_ref(), &alice, "old");
+        let later = EPOCH + Duration::minutes(5);
+        let changes = PostChanges {
+            title: PostTitle::parse("new").ok(),
+            content: None,
+        };
+        assert_eq!(
+            posts
+                .update(post.id, bob.id, &changes, later)
+                .ok()
+                .flatten(),
+            None,
+            "update is scoped to the author"
+        );
+        assert_eq!(
+            posts.delete(post.id, bob.id).ok(),
+            Some(false),
+            "delete is scoped to the author"
+        );
+        assert_eq!(
+            posts.find(post.id).ok().flatten(),
+            Some(post.clone()),
+            "untouched"
+        );
+        let updated = posts
+            .update(post.id, alice.id, &changes, later)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("the author's update"));
+        assert_eq!(
+            (
+                updated.title.as_str(),
+                updated.content.as_str(),
+                updated.created_at,
+                updated.updated_at
+            ),
+            ("new", "content", EPOCH, later),
+            "only the given fields change, and updated_at"
+        );
+        assert_eq!(
+            posts.delete(post.id, alice.id).ok(),
+            Some(true),
+            "the author deletes"
+        );
+        assert_eq!(posts.find(post.id).ok().flatten(), None, "deleted");
+        assert_eq!(
+            posts.delete(post.id, alice.id).ok(),
+            Some(false),
+            "deleted once"
+        );
+    }
+}
+
+fn session_of(user: &User, n: u8) -> Session {
+    Session {
+        id: SessionId::from_bytes([n; 16]),
+        user_id: user.id,
+        refresh_token_id: TokenId::from_bytes([n; 16]),
+        created_at: EPOCH,
+        expires_at: EPOCH + Duration::days(7),
+        revoked_at: None,
+    }
+}
+
+/// Checks the rules of [`SessionRepository`]: a created session reads
+/// back; a session of an unknown user is refused; rotation is a
+/// compare-and-swap that succeeds once per token id and never on a revoked
+/// or expired session; revoke is idempotent and keeps the first time;
+/// `delete_expired` removes exactly the sessions expired at `now`.
+///
+/// `make` returns a fresh, empty user and session repository sharing one
+/// store (sessions need users), and a guard kept alive meanwhile.
+///
+/// # Panics
+/// When the repository breaks a rule: the message names it.
+pub fn session_repository_contract<G>(
+    make: impl Fn() -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>, G),
+) {
+    let create = |sessions: &dyn SessionRepository, session: &Session| {
+        sessions
+            .create(session)
+            .unwrap_or_else(|error| panic!("creating a session: {error}"));
+    };
+    {
+        let (users, sessions, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        create(sessions.as_ref(), &session_of(&alice, 1));
+        assert_eq!(
+            sessions
+                .find(&SessionId::from_bytes([1; 16]))
+                .ok()
+                .flatten(),
+            Some(session_of(&alice, 1)),
+            "a created session reads back"
+        );
+        assert_eq!(
+            sessions
+                .find(&SessionId::from_bytes([2; 16]))
+                .ok()
+                .flatten(),
+            None,
+            "unknown session"
+        );
+        let orphan = Session {
+            user_id: UserId::new(alice.id.get() + 100).unwrap_or(alice.id),
+            ..session_of(&alice, 3)
+        };
+        assert!(
+            sessions.create(&orphan).is_err(),
+            "a session of an unknown user MUST be refused"
+        );
+    }
+    {
+        let (users, sessions, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let live = session_of(&alice, 1);
+        create(sessions.as_ref(), &live);
+        let next = TokenId::from_bytes([9; 16]);
+        let rotate = |current: &TokenId| {
+            sessions
+                .rotate_refresh_token(&live.id, current, &next, EPOCH)
+                .unwrap_or_else(|error| panic!("{error}"))
+        };
+        assert!(
+            rotate(&live.refresh_token_id),
+            "rotation from the current id"
+        );
+        assert!(!rotate(&live.refresh_token_id), "the old id is spent");
+        assert_eq!(
+            sessions
+                .find(&live.id)
+                .ok()
+                .flatten()
+                .map(|s| s.refresh_token_id),
+            Some(next),
+            "the new id is stored"
+        );
+    }
+    {
+        let (users, sessions, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let (revoked, expiring) = (session_of(&alice, 1), session_of(&alice, 2));
+        create(sessions.as_ref(), &revoked);
+        create(sessions.as_ref(), &expiring);
+        let next = TokenId::from_bytes([9; 16]);
+        sessions
+            .revoke(&revoked.id, EPOCH)
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            sessions
+                .rotate_refresh_token(&revoked.id, &revoked.refresh_token_id, &next, EPOCH)
+                .ok(),
+            Some(false),
+            "no rotation on a revoked session"
+        );
+        assert_eq!(
+            sessions
+                .rotate_refresh_token(
+                    &expiring.id,
+                    &expiring.refresh_token_id,
+                    &next,
+                    expiring.expires_at
+                )
+                .ok(),
+            Some(false),
+            "no rotation on an expired session"
+        );
+        sessions
+            .revoke(&revoked.id, EPOCH + Duration::HOUR)
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            sessions
+                .find(&revoked.id)
+                .ok()
+                .flatten()
+                .and_then(|s| s.revoked_at),
+            Some(EPOCH),
+            "revoke is idempotent and keeps the first time"
+        );
+        assert!(
+            sessions
+                .revoke(&SessionId::from_bytes([7; 16]), EPOCH)
+                .is_ok(),
+            "revoking an unknown session is not an error"
+        );
+    }
+    {
+        let (users, sessions, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let old = Session {
+            expires_at: EPOCH - Duration::SECOND,
+            ..session_of(&alice, 1)
+        };
+        let boundary = Session {
+            expires_at: EPOCH,
+            ..session_of(&alice, 2)
+        };
+        create(sessions.as_ref(), &old);
+        create(sessions.as_ref(), &boundary);
+        create(sessions.as_ref(), &session_of(&alice, 3));
+        assert_eq!(
+            sessions.delete_expired(EPOCH).ok(),
+            Some(2),
+            "expired at or before now"
+        );
+        assert_eq!(sessions.find(&old.id).ok().flatten(), None);
+        assert!(
+            sessions
+                .find(&SessionId::from_bytes([3; 16]))
+                .ok()
+                .flatten()
+                .is_some(),
+            "live sessions stay"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_in_memory_store_meets_every_repository_contract() {
+        user_repository_contract(|| (Arc::new(InMemoryStore::default()), ()));
+        post_repository_contract(|| {
+            let store = Arc::new(InMemoryStore::default());
+            (store.clone(), store, ())
+        });
+        session_repository_contract(|| {
+            let store = Arc::new(InMemoryStore::default());
+            (store.clone(), store, ())
+        });
+    }
+
+    #[test]
+    fn in_memory_tokens_judge_time_by_the_clock_given() {
+        let tokens = InMemoryTokens::default();
+        let ids = SequentialIds::default();
+        let claims = Claims {
+            user_id: UserId::new(1).unwrap_or_else(|error| panic!("{error}")),
+            session_id: ids.session_id(),
+            token_id: ids.token_id(),
+            kind: crate::TokenKind::Access,
+            issued_at: EPOCH,
+            expires_at: EPOCH + Duration::MINUTE,
+        };
+        let token = tokens.encode(&claims).unwrap_or_default();
+        assert_eq!(tokens.decode(&token, EPOCH).ok(), Some(claims));
+        assert!(matches!(
+            tokens.decode(&token, EPOCH + Duration::MINUTE),
+            Err(TokenError::Expired)
+        ));
+        assert!(matches!(
+            tokens.decode(&token, EPOCH - Duration::SECOND),
+            Err(TokenError::Invalid)
+        ));
+        assert!(matches!(
+            tokens.decode("forged", EPOCH),
+            Err(TokenError::Invalid)
+        ));
+    }
+
+    #[test]
+    fn the_plain_hasher_verifies_only_its_own_hashes() {
+        let hash = PlainHasher
+            .hash("pw")
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(PlainHasher.verify("pw", &hash).ok(), Some(true));
+        assert_eq!(PlainHasher.verify("other", &hash).ok(), Some(false));
+        assert_eq!(
+            PlainHasher.verify("pw", &PlainHasher.dummy_hash()).ok(),
+            Some(false)
+        );
+        assert!(
+            PlainHasher
+                .verify("pw", &PasswordHash::new("$2b$x".into()))
+                .is_err()
+        );
+    }
+}
