@@ -40,11 +40,7 @@ fn help_lists_the_subcommands() {
 fn migrate_applies_the_migrations_and_can_run_again() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..2 {
-        let output = blog_api(dir.path(), &[("APP_ENV", "production")])
-            .arg("migrate")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+        migrate(dir.path(), &[("APP_ENV", "production")]);
     }
     assert!(dir.path().join("blog.db").is_file());
 }
@@ -85,11 +81,7 @@ fn a_dot_env_file_in_the_working_directory_is_read() {
         stderr(&output)
     );
     // Variables already set win over the file.
-    let output = blog_api(dir.path(), &[("APP_ENV", "production")])
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    migrate(dir.path(), &[("APP_ENV", "production")]);
 }
 
 #[test]
@@ -304,6 +296,12 @@ fn development_serves_logs_auth_events_without_secrets_and_stops_on_sigterm() {
     }
 }
 
+/// Runs `blog-api migrate` with `vars`; it must succeed.
+fn migrate(dir: &Path, vars: &[(&str, &str)]) {
+    let output = blog_api(dir, vars).arg("migrate").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 /// A production secret that passes the check.
 const STRONG_SECRET: (&str, &str) = ("JWT_SECRET_KEY", "q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3sx");
 
@@ -341,19 +339,11 @@ fn an_empty_in_memory_or_foreign_database_url_is_refused_at_start() {
 #[test]
 fn the_seeds_sqlalchemy_url_names_a_file_in_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let output = blog_api(dir.path(), &[("DATABASE_URL", "sqlite:///blog_dev.db")])
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    migrate(dir.path(), &[("DATABASE_URL", "sqlite:///blog_dev.db")]);
     assert!(dir.path().join("blog_dev.db").is_file());
     // Four slashes: an absolute path.
     let absolute = format!("sqlite:///{}", dir.path().join("abs.db").display());
-    let output = blog_api(dir.path(), &[("DATABASE_URL", &absolute)])
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    migrate(dir.path(), &[("DATABASE_URL", &absolute)]);
     assert!(dir.path().join("abs.db").is_file());
 }
 
@@ -363,11 +353,7 @@ fn production_on_an_unmigrated_database_refuses_to_start_until_migrated() {
     let production = [("APP_ENV", "production"), STRONG_SECRET];
     let text = refused_start(dir.path(), &production);
     assert!(text.contains("blog-api migrate"), "{text}");
-    let output = blog_api(dir.path(), &production)
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    migrate(dir.path(), &production);
     let mut server = Server::start(dir.path(), &production);
     assert_eq!(http(server.port, "GET", "/readyz", None, "").0, 200);
     server.child.kill().unwrap();

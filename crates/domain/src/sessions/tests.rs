@@ -489,3 +489,101 @@ fn purge_deletes_sessions_expired_now() {
         .returning(|_| Ok(3));
     assert_eq!(mocks.service().purge_expired_sessions().unwrap(), 3);
 }
+
+/// The whole life of a login on the in-memory adapters, where mocks would
+/// only restate the code: the clock moves, tokens expire, a reuse revokes.
+mod on_in_memory_adapters {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::UserService;
+    use crate::testing::{InMemoryStore, InMemoryTokens, ManualClock, PlainHasher, SequentialIds};
+
+    fn services() -> (UserService, SessionService, Arc<ManualClock>) {
+        let store = Arc::new(InMemoryStore::default());
+        let clock = Arc::new(ManualClock::default());
+        let users = UserService::new(store.clone(), Arc::new(PlainHasher), clock.clone());
+        let sessions = SessionService::new(
+            SessionPorts {
+                users: store.clone(),
+                sessions: store,
+                hasher: Arc::new(PlainHasher),
+                tokens: Arc::new(InMemoryTokens::default()),
+                clock: clock.clone(),
+                ids: Arc::new(SequentialIds::default()),
+            },
+            TokenLifetimes {
+                access: ACCESS_TTL,
+                refresh: SESSION_TTL,
+            },
+        );
+        users
+            .register(
+                Username::parse("alice").unwrap(),
+                SecretString::from("correct horse"),
+            )
+            .unwrap();
+        (users, sessions, clock)
+    }
+
+    fn login(sessions: &SessionService) -> TokenPair {
+        sessions
+            .login(&LoginAttempt {
+                username: "alice".into(),
+                password: SecretString::from("correct horse"),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn an_access_token_expires_with_the_clock_and_a_refresh_renews_it() {
+        let (_, sessions, clock) = services();
+        let pair = login(&sessions);
+        clock.advance(ACCESS_TTL);
+        assert_auth_error(
+            sessions.authenticate(pair.access_token.expose_secret()),
+            AuthError::TokenExpired,
+        );
+        let renewed = sessions
+            .refresh(pair.refresh_token.expose_secret())
+            .unwrap();
+        assert!(
+            sessions
+                .authenticate(renewed.access_token.expose_secret())
+                .is_ok()
+        );
+        clock.advance(SESSION_TTL);
+        assert_auth_error(
+            sessions.refresh(renewed.refresh_token.expose_secret()),
+            AuthError::TokenExpired,
+        );
+    }
+
+    #[test]
+    fn a_reused_refresh_token_ends_the_session_for_every_token_of_it() {
+        let (_, sessions, _) = services();
+        let pair = login(&sessions);
+        let other_login = login(&sessions);
+        let renewed = sessions
+            .refresh(pair.refresh_token.expose_secret())
+            .unwrap();
+        assert_auth_error(
+            sessions.refresh(pair.refresh_token.expose_secret()),
+            AuthError::TokenRevoked,
+        );
+        assert_auth_error(
+            sessions.refresh(renewed.refresh_token.expose_secret()),
+            AuthError::TokenRevoked,
+        );
+        assert_auth_error(
+            sessions.authenticate(renewed.access_token.expose_secret()),
+            AuthError::TokenRevoked,
+        );
+        assert!(
+            sessions
+                .authenticate(other_login.access_token.expose_secret())
+                .is_ok(),
+            "another login of the same user lives on"
+        );
+    }
+}
