@@ -12,8 +12,7 @@ use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
-use blog_domain::ports::RepositoryError;
-use blog_domain::ports::{PasswordHasher, UserRepository};
+use blog_domain::ports::{PasswordHasher, RepositoryError, UserRepository};
 use blog_domain::{PostService, SessionPorts, SessionService, TokenLifetimes, UserService};
 use blog_infra::{
     BcryptHasher, BoundedHasher, DbPool, DieselPostRepository, DieselSessionRepository,
