@@ -12,9 +12,10 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use blog_domain::{AuthError, BoxError, DomainError, ForbiddenAction, Resource, ValidationError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The stable machine codes of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Malformed request: not JSON, a bad query string.
@@ -71,10 +72,16 @@ pub struct ApiError {
     close: bool,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error, from every layer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    /// The HTTP reason phrase.
+    #[schema(example = "Unauthorized")]
     error: &'a str,
+    /// For people.
+    #[schema(example = "Token has expired")]
     message: &'a str,
+    /// For programs: stable.
     code: ErrorCode,
 }
 

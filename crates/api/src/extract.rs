@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::watch;
 use tracing_actix_web::RootSpan;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -80,9 +81,14 @@ fn is_b64token_byte(byte: u8) -> bool {
 }
 
 /// `?page=&per_page=` as received; [`page_request`] checks the bounds.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// From 1.
+    #[param(minimum = 1, default = 1)]
     page: Option<i64>,
+    /// 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     per_page: Option<i64>,
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use blog_domain::ports::{PasswordHasher, RepositoryError, UserRepository};
@@ -115,6 +115,7 @@ impl Application {
                 .default_service(web::to(routes::no_route))
                 .wrap_fn(catch_panic)
                 .wrap(ErrorHandlers::new().default_handler(jsonify_error_response))
+                .wrap_fn(docs_content_security_policy)
                 .wrap(security_headers())
                 .wrap_fn(echo_request_id)
                 .wrap(TracingLogger::<RequestSpan>::new())
@@ -352,6 +353,33 @@ fn security_headers() -> DefaultHeaders {
         ))
         .add(("Cache-Control", "no-store"))
         .add(("Referrer-Policy", "no-referrer"))
+}
+
+/// The interactive docs are a page a browser must render: their own
+/// scripts, styles (Swagger UI sets inline ones) and images may load, from
+/// this origin only. Everything else keeps `default-src 'none'`.
+fn docs_content_security_policy<S, B>(
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
+    let docs = request.path().starts_with("/docs/");
+    service.call(request).map(move |result| {
+        result.map(|mut response| {
+            if docs {
+                response.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+                    ),
+                );
+            }
+            response
+        })
+    })
 }
 
 /// Returns the request id of the log's request span as `X-Request-Id`, so a

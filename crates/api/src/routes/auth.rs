@@ -5,35 +5,60 @@ use actix_web::{HttpResponse, web};
 use blog_domain::{LoginAttempt, TokenPair};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedUser, Deferred, Json, OptionalJson};
 use crate::state::AppState;
 
 /// What registration and login send.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Credentials {
+    /// 3 to 32 ASCII letters, digits, `_`, `-` or `.`.
+    #[schema(example = "alice")]
     pub(super) username: String,
+    /// 8 to 72 bytes.
+    #[schema(value_type = String, format = Password, example = "correct horse")]
     pub(super) password: SecretString,
 }
 
-#[derive(Deserialize)]
+/// What a refresh sends.
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    /// The refresh token of the last pair.
+    #[schema(value_type = String)]
     refresh_token: SecretString,
 }
 
-#[derive(Deserialize)]
+/// What a logout may send.
+#[derive(Deserialize, ToSchema)]
 pub struct LogoutRequest {
+    /// A refresh token of another of the caller's own logins, to end it too.
+    #[schema(value_type = Option<String>)]
     refresh_token: Option<SecretString>,
 }
 
-#[derive(Serialize)]
-struct TokenPairBody<'a> {
+/// A token pair.
+#[derive(Serialize, ToSchema)]
+pub struct TokenPairBody<'a> {
+    /// For `Authorization: Bearer`.
     access_token: &'a str,
+    /// For `POST /api/v1/refresh`, once.
     refresh_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
     token_type: &'static str,
+    /// The access token's lifetime, in seconds.
+    #[schema(example = 3600)]
     expires_in: i64,
+}
+
+/// A message for people.
+#[derive(Serialize, ToSchema)]
+pub struct MessageBody {
+    /// What happened.
+    #[schema(example = "Successfully logged out")]
+    message: &'static str,
 }
 
 /// A token pair, never to be cached (RFC 6749 §5.1).
@@ -49,7 +74,23 @@ fn token_response(pair: &TokenPair) -> HttpResponse {
         })
 }
 
-/// `POST /api/v1/login`
+/// Log in: a token pair for a username and password.
+#[utoipa::path(
+    post, path = "/api/v1/login", tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A token pair", body = TokenPairBody,
+            headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
+        (status = 503, description = "The database or the password hasher is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn login(
     state: web::Data<AppState>,
     body: Json<Credentials>,
@@ -62,7 +103,24 @@ pub async fn login(
     Ok(token_response(&pair))
 }
 
-/// `POST /api/v1/refresh`: the refresh token travels in the body, as in the seed.
+/// Refresh: a new pair for a refresh token, which stops working (rotation).
+/// The refresh token travels in the body, as in the seed.
+#[utoipa::path(
+    post, path = "/api/v1/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPairBody,
+            headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = ErrorBody),
+        (status = 401, description = "`token_expired`, `token_revoked` (also after a reuse), `invalid_token`, `wrong_token_type`", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
@@ -74,8 +132,24 @@ pub async fn refresh(
     Ok(token_response(&pair))
 }
 
-/// `POST /api/v1/logout`: the body (`{"refresh_token"}`) is optional, but
-/// one that is sent must be readable.
+/// Log out: every token of the caller's login stops working. The body
+/// (`{"refresh_token"}`) is optional, but one that is sent must be readable.
+#[utoipa::path(
+    post, path = "/api/v1/logout", tag = "auth",
+    request_body(content = Option<LogoutRequest>),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = MessageBody),
+        (status = 400, description = "Not a JSON object, or a field of the wrong type", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn logout(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
@@ -85,5 +159,7 @@ pub async fn logout(
     state
         .sessions(move |sessions| sessions.logout(&user.0, refresh_token.as_ref()))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"message": "Successfully logged out"})))
+    Ok(HttpResponse::Ok().json(MessageBody {
+        message: "Successfully logged out",
+    }))
 }

@@ -2,51 +2,84 @@
 
 mod auth;
 mod health;
+pub mod openapi;
 mod posts;
 mod users;
 
+use actix_web::http::header;
 use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, Route, guard, web};
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, method_not_allowed};
 
-/// Mounts every route. Each resource answers its other methods with 405 and
-/// an `Allow` made from the routes it has; unknown paths get the JSON 404 of
-/// the app's default service.
+/// Mounts every route, and the interactive docs at `/docs/`. Each resource
+/// answers its other methods with 405 and an `Allow` made from the routes
+/// it has; unknown paths get the JSON 404 of the app's default service.
 pub fn configure(config: &mut web::ServiceConfig) {
+    for endpoint in endpoints() {
+        config.service(endpoint.build());
+    }
     config
+        .service(web::resource("/docs").to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, "/docs/"))
+                .finish()
+        }))
         .service(
-            web::scope("/api/v1")
-                .service(
-                    Endpoint::new("/users")
-                        .get(users::list)
-                        .post(users::register)
-                        .build(),
-                )
-                .service(Endpoint::new("/users/me").get(users::me).build())
-                .service(Endpoint::new("/login").post(auth::login).build())
-                .service(Endpoint::new("/refresh").post(auth::refresh).build())
-                .service(Endpoint::new("/logout").post(auth::logout).build())
-                .service(
-                    Endpoint::new("/posts")
-                        .get(posts::list)
-                        .post(posts::create)
-                        .build(),
-                )
-                .service(
-                    Endpoint::new("/posts/{id}")
-                        .get(posts::get)
-                        .put(posts::update)
-                        .delete(posts::delete)
-                        .build(),
-                ),
-        )
-        .service(Endpoint::new("/healthz").get(health::live).build())
-        .service(Endpoint::new("/readyz").get(health::ready).build());
+            SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
+        );
+}
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// Every endpoint of the service, with its full path: what is served, and
+/// what the test compares with the OpenAPI document.
+fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new("/api/v1/users")
+            .get(users::list)
+            .post(users::register),
+        Endpoint::new("/api/v1/users/me").get(users::me),
+        Endpoint::new("/api/v1/login").post(auth::login),
+        Endpoint::new("/api/v1/refresh").post(auth::refresh),
+        Endpoint::new("/api/v1/logout").post(auth::logout),
+        Endpoint::new("/api/v1/posts")
+            .get(posts::list)
+            .post(posts::create),
+        Endpoint::new("/api/v1/posts/{id}")
+            .get(posts::get)
+            .put(posts::update)
+            .delete(posts::delete),
+        Endpoint::new(OPENAPI_PATH).get(openapi::document),
+        Endpoint::new("/healthz").get(health::live),
+        Endpoint::new("/readyz").get(health::ready),
+    ]
+}
+
+/// Each served path with the methods it answers (`HEAD` aside), sorted.
+pub fn route_table() -> Vec<(String, Vec<&'static str>)> {
+    let mut table: Vec<_> = endpoints()
+        .into_iter()
+        .map(|endpoint| {
+            let mut methods: Vec<_> = endpoint
+                .methods
+                .iter()
+                .copied()
+                .filter(|method| *method != "HEAD")
+                .collect();
+            methods.sort_unstable();
+            (endpoint.path, methods)
+        })
+        .collect();
+    table.sort();
+    table
 }
 
 /// A resource and the methods it answers, so that `Allow` (RFC 9110
 /// §15.5.6) is made from the routes themselves.
 struct Endpoint {
+    path: String,
     resource: Resource,
     methods: Vec<&'static str>,
 }
@@ -54,6 +87,7 @@ struct Endpoint {
 impl Endpoint {
     fn new(path: &str) -> Self {
         Self {
+            path: path.to_owned(),
             resource: web::resource(path),
             methods: Vec::new(),
         }
@@ -123,15 +157,15 @@ pub async fn no_route() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::no_route())
 }
 
-/// One page as `{"<key>": [...]}`, with the list's size in `X-Total-Count`
-/// and `first`, `prev`, `next` and `last` links in `Link` (RFC 8288). The
-/// links keep the request's `filters`.
+/// One page: the body `to_body` makes of the items (the list under its
+/// seed key), with the list's size in `X-Total-Count` and `first`, `prev`,
+/// `next` and `last` links in `Link` (RFC 8288). The links keep the
+/// request's `filters`.
 fn paginated<T, B: serde::Serialize>(
     request: &actix_web::HttpRequest,
     filters: &[(&str, String)],
     page: blog_domain::Page<T>,
-    key: &str,
-    to_body: impl Fn(T) -> B,
+    to_body: impl FnOnce(Vec<T>) -> B,
 ) -> HttpResponse {
     let (current, last, per_page) = (
         u64::from(page.request.page()),
@@ -154,10 +188,8 @@ fn paginated<T, B: serde::Serialize>(
         links.push(link(current + 1, "next"));
     }
     links.push(link(last, "last"));
-    let total = page.total;
-    let items: Vec<B> = page.items.into_iter().map(to_body).collect();
     HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .insert_header((actix_web::http::header::LINK, links.join(", ")))
-        .json(serde_json::json!({ key: items }))
+        .insert_header(("X-Total-Count", page.total.to_string()))
+        .insert_header((header::LINK, links.join(", ")))
+        .json(to_body(page.items))
 }

@@ -1,26 +1,44 @@
 //! `/api/v1/posts`: reading for everyone, writing for authors.
 
 use actix_web::http::header;
+use actix_web::web::Query;
 use actix_web::{HttpRequest, HttpResponse, web};
 use blog_domain::{Post, PostChanges, PostContent, PostId, PostTitle, UserId};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::paginated;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedUser, Deferred, Json, page_request};
 use crate::state::AppState;
 
 /// A post as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PostBody {
+    #[schema(example = 1, minimum = 1)]
     id: i64,
+    #[schema(example = "Hello")]
     title: String,
+    #[schema(example = "First post")]
     content: String,
+    /// The author.
+    #[schema(example = 1, minimum = 1)]
     user_id: i64,
+    /// RFC 3339, UTC.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: time::OffsetDateTime,
+    /// RFC 3339, UTC.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     updated_at: time::OffsetDateTime,
+}
+
+/// One page of posts.
+#[derive(Serialize, ToSchema)]
+pub struct PostList {
+    /// Newest first.
+    posts: Vec<PostBody>,
 }
 
 impl From<Post> for PostBody {
@@ -38,22 +56,37 @@ impl From<Post> for PostBody {
 
 /// Not a flattened `PageParams`: serde's `flatten` makes the query
 /// deserializer see numbers as strings.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only this author's posts.
+    #[param(minimum = 1)]
     user_id: Option<i64>,
+    /// From 1.
+    #[param(minimum = 1, default = 1)]
     page: Option<i64>,
+    /// 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     per_page: Option<i64>,
 }
 
-#[derive(Deserialize)]
+/// A new post.
+#[derive(Deserialize, ToSchema)]
 pub struct NewPostRequest {
+    /// 1 to 200 characters after trimming, no control characters.
+    #[schema(example = "Hello")]
     title: String,
+    /// At most 100,000 characters, no NUL.
+    #[schema(example = "First post")]
     content: String,
 }
 
-#[derive(Deserialize)]
+/// The fields to change; a field left out keeps its value (never `null`).
+#[derive(Deserialize, ToSchema)]
 pub struct PostUpdateRequest {
+    #[schema(example = "New title")]
     title: Option<String>,
+    #[schema(example = "New content")]
     content: Option<String>,
 }
 
@@ -77,11 +110,22 @@ fn post_id(path: &str) -> Result<PostId, ApiError> {
         .ok_or_else(ApiError::post_not_found)
 }
 
-/// `GET /api/v1/posts[?user_id=N]`
+/// List posts, newest first, of one author if `user_id` is given.
+#[utoipa::path(
+    get, path = "/api/v1/posts", tag = "posts",
+    responses(
+        (status = 200, description = "One page of posts", body = PostList, headers(
+            ("X-Total-Count" = u64, description = "How many posts there are"),
+            ("Link" = String, description = "`first`, `prev`, `next` and `last` pages (RFC 8288)"))),
+        (status = 400, description = "Bad paging or `user_id`", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
-    params: web::Query<ListParams>,
+    params: Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page_request = page_request(params.page, params.per_page)?;
     let author = params.user_id.map(UserId::new).transpose()?;
@@ -92,10 +136,22 @@ pub async fn list(
         .map(|id| ("user_id", id.to_string()))
         .into_iter()
         .collect();
-    Ok(paginated(&request, &filters, page, "posts", PostBody::from))
+    Ok(paginated(&request, &filters, page, |posts| PostList {
+        posts: posts.into_iter().map(PostBody::from).collect(),
+    }))
 }
 
-/// `GET /api/v1/posts/{id}`
+/// One post.
+#[utoipa::path(
+    get, path = "/api/v1/posts/{id}", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, in canonical decimal form")),
+    responses(
+        (status = 200, description = "The post", body = PostBody),
+        (status = 404, description = "No such post", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -105,7 +161,24 @@ pub async fn get(
     Ok(web::Json(post.into()))
 }
 
-/// `POST /api/v1/posts`
+/// Write a post.
+#[utoipa::path(
+    post, path = "/api/v1/posts", tag = "posts",
+    request_body = NewPostRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new post", body = PostBody,
+            headers(("Location" = String, description = "The post's URL"))),
+        (status = 400, description = "`bad_request` or `validation_failed`", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn create(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
@@ -121,9 +194,28 @@ pub async fn create(
         .json(PostBody::from(post)))
 }
 
-/// `PUT /api/v1/posts/{id}`: the contract's order, top to bottom: the
-/// token (401, by the extractor), the post (404), its author (403), and
-/// only then the body (400).
+/// Change a post of the caller's. The checks run in the contract's order,
+/// top to bottom: the token (401, by the extractor), the post (404), its
+/// author (403), and only then the body (400).
+#[utoipa::path(
+    put, path = "/api/v1/posts/{id}", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, in canonical decimal form")),
+    request_body = PostUpdateRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The post as changed", body = PostBody),
+        (status = 400, description = "`bad_request` or `validation_failed`", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not the author", body = ErrorBody),
+        (status = 404, description = "No such post", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn update(
     user: AuthenticatedUser,
     path: web::Path<String>,
@@ -142,7 +234,21 @@ pub async fn update(
     Ok(web::Json(post.into()))
 }
 
-/// `DELETE /api/v1/posts/{id}`
+/// Delete a post of the caller's.
+#[utoipa::path(
+    delete, path = "/api/v1/posts/{id}", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, in canonical decimal form")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid access token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not the author", body = ErrorBody),
+        (status = 404, description = "No such post", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn delete(
     user: AuthenticatedUser,
     state: web::Data<AppState>,

@@ -1,22 +1,35 @@
 //! `/api/v1/users`: registration, the user list, and the caller.
 
+use actix_web::web::Query;
 use actix_web::{HttpRequest, HttpResponse, web};
 use blog_domain::{User, Username};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::Credentials;
 use super::paginated;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedUser, Json, PageParams};
 use crate::state::AppState;
 
 /// A user as clients see it: never a password or hash.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserBody {
+    #[schema(example = 1, minimum = 1)]
     id: i64,
+    #[schema(example = "alice")]
     username: String,
+    /// RFC 3339, UTC.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: time::OffsetDateTime,
+}
+
+/// One page of users.
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    /// Oldest first.
+    users: Vec<UserBody>,
 }
 
 impl From<User> for UserBody {
@@ -29,7 +42,20 @@ impl From<User> for UserBody {
     }
 }
 
-/// `POST /api/v1/users`
+/// Register a user.
+#[utoipa::path(
+    post, path = "/api/v1/users", tag = "users",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "The new user", body = UserBody),
+        (status = 400, description = "`bad_request`, `validation_failed`, `weak_password` or `username_taken`", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
+        (status = 503, description = "The database or the password hasher is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn register(
     state: web::Data<AppState>,
     body: Json<Credentials>,
@@ -42,18 +68,42 @@ pub async fn register(
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
 
-/// `GET /api/v1/users`
+/// List users, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users",
+    responses(
+        (status = 200, description = "One page of users", body = UserList, headers(
+            ("X-Total-Count" = u64, description = "How many users there are"),
+            ("Link" = String, description = "`first`, `prev`, `next` and `last` pages (RFC 8288)"))),
+        (status = 400, description = "Bad paging", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
-    params: web::Query<PageParams>,
+    params: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page_request = params.request()?;
     let page = state.users(move |users| users.list(page_request)).await?;
-    Ok(paginated(&request, &[], page, "users", UserBody::from))
+    Ok(paginated(&request, &[], page, |users| UserList {
+        users: users.into_iter().map(UserBody::from).collect(),
+    }))
 }
 
-/// `GET /api/v1/users/me`
+/// The caller.
+#[utoipa::path(
+    get, path = "/api/v1/users/me", tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserBody),
+        (status = 401, description = "No valid access token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
 pub async fn me(
     user: AuthenticatedUser,
     state: web::Data<AppState>,

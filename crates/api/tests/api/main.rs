@@ -12,6 +12,7 @@ mod helpers;
 mod inputs;
 mod jwt_attacks;
 mod multi_instance;
+mod openapi;
 mod outage;
 mod persistence;
 mod posts;

@@ -1,0 +1,65 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and
+//! the body types themselves.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{auth, health, posts, users};
+
+/// The document; `ApiDoc::openapi()` builds it.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "blog-api",
+        description = "A blog HTTP API with JWT authentication. Every error has the shape \
+            `{\"error\", \"message\", \"code\"}`; a JSON body must be an object, and an optional \
+            field is left out rather than set to null.",
+    ),
+    paths(
+        users::register,
+        users::list,
+        users::me,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        posts::list,
+        posts::get,
+        posts::create,
+        posts::update,
+        posts::delete,
+        document,
+        health::live,
+        health::ready,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "users", description = "Registration and users"),
+        (name = "auth", description = "Login, refresh with rotation, logout"),
+        (name = "posts", description = "Posts; only the author may change one"),
+        (name = "probes", description = "Liveness and readiness"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The `bearer` security scheme: an access token in `Authorization: Bearer`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".to_owned());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// This OpenAPI document.
+#[utoipa::path(
+    get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
+)]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
