@@ -70,6 +70,18 @@ pub struct Settings {
     pub password: PasswordSettings,
     /// Logs.
     pub log: LogSettings,
+    /// The admin listener (metrics).
+    pub admin: AdminSettings,
+}
+
+/// The admin listener: metrics, apart from the public API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Whether to serve `GET /metrics`.
+    pub metrics_enabled: bool,
+    /// Where: keep it private (the default is the loopback interface).
+    pub metrics_address: String,
 }
 
 impl Settings {

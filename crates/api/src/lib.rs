@@ -4,6 +4,7 @@ pub mod client;
 pub mod configuration;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -27,9 +27,9 @@ use crate::client::TrustedProxies;
 use crate::configuration::{Profile, Settings, check_secret};
 use crate::error::{ApiError, error_chain, jsonify_error_response};
 use crate::extract::BodyReading;
-use crate::routes;
 use crate::state::{AppState, ReadinessCheck};
 use crate::telemetry::RequestSpan;
+use crate::{metrics, routes};
 
 /// Why the service cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,8 @@ pub struct Application {
     purge_interval: Duration,
     /// Turned true on SIGTERM or Ctrl-C: body reads under way give up.
     shutdown: watch::Sender<bool>,
+    /// The metrics listener and its port, when enabled.
+    admin: Option<(Server, u16)>,
 }
 
 impl Application {
@@ -88,6 +90,18 @@ impl Application {
         let hasher = blocking(move || BcryptHasher::new(cost))
             .await?
             .map_err(|error| StartupError::Setting(error.to_string()))?;
+        let admin = if settings.admin.metrics_enabled {
+            let address = settings.admin.metrics_address.as_str();
+            let listener = TcpListener::bind(address).map_err(|error| {
+                StartupError::Setting(format!("admin.metrics_address {address}: {error}"))
+            })?;
+            let port = listener.local_addr()?.port();
+            let pool = pool.clone();
+            let sample: metrics::Sampler = Arc::new(move || db::record_pool_state(&pool));
+            Some((metrics::admin_server(listener, sample)?, port))
+        } else {
+            None
+        };
         let state = Arc::new(app_state(&settings, secret, hasher, pool, up_to_date));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
@@ -118,6 +132,7 @@ impl Application {
                 .wrap_fn(docs_content_security_policy)
                 .wrap(security_headers())
                 .wrap_fn(echo_request_id)
+                .wrap_fn(metrics::record_request)
                 .wrap(TracingLogger::<RequestSpan>::new())
         })
         .listen(listener)?
@@ -136,6 +151,7 @@ impl Application {
                 settings.database.session_purge_interval_secs.max(1),
             ),
             shutdown,
+            admin,
         })
     }
 
@@ -147,6 +163,11 @@ impl Application {
     /// The port it listens on (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when enabled.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(_, port)| *port)
     }
 
     /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
@@ -164,9 +185,17 @@ impl Application {
             shutdown.send_replace(true);
             handle.stop(true).await;
         });
+        let admin = self.admin.map(|(server, _)| {
+            let handle = server.handle();
+            (actix_web::rt::spawn(server), handle)
+        });
         let result = self.server.await;
         purge.abort();
         signals.abort();
+        if let Some((server, handle)) = admin {
+            handle.stop(true).await;
+            let _ = server.await;
+        }
         result
     }
 }

@@ -10,29 +10,43 @@ use tracing::Span;
 use tracing::field::Empty;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::client::TrustedProxies;
 use crate::configuration::{LogFormat, LogSettings};
+use crate::metrics::AuthEventMetrics;
 
-/// Installs the global subscriber; `RUST_LOG` wins over the settings' filter.
-/// A second call (tests) leaves the first subscriber in place.
+/// Installs the global subscriber: logs filtered by the settings (`RUST_LOG`
+/// wins), and the authentication-event metrics whatever the log filter
+/// keeps. A second call (tests) leaves the first subscriber in place.
 pub fn init(settings: &LogSettings) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let auth_events = AuthEventMetrics.with_filter(filter_fn(|metadata| {
+        metadata.target() == blog_domain::AUTH_EVENTS
+    }));
     // A line when each request's span closes: method, route, status, time.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(FmtSpan::CLOSE);
+    let logs = tracing_subscriber::fmt::layer().with_span_events(FmtSpan::CLOSE);
+    let registry = tracing_subscriber::registry().with(auth_events);
     let _already_set = match settings.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
+        LogFormat::Json => registry
+            .with(
+                logs.json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_filter(filter),
+            )
             .try_init(),
         // Colour codes only for a person at a terminal, never into a file.
-        LogFormat::Pretty => builder
-            .with_ansi(std::io::stdout().is_terminal())
+        LogFormat::Pretty => registry
+            .with(
+                logs.with_ansi(std::io::stdout().is_terminal())
+                    .with_filter(filter),
+            )
             .try_init(),
     };
 }

@@ -32,6 +32,9 @@ pub use secrecy;
 pub use time;
 
 /// The `tracing` target of authentication events, for filtering and alerts.
+/// Each event has an `event` field with a stable name: `user_registered`,
+/// `login_succeeded`, `login_failed`, `tokens_refreshed`,
+/// `refresh_reuse_detected`, `logged_out`.
 pub const AUTH_EVENTS: &str = "blog::auth";
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ impl SessionService {
             self.ports
                 .hasher
                 .verify(password, &self.ports.hasher.dummy_hash())?;
-            info!(target: AUTH_EVENTS, reason = "unknown_user", "login failed");
+            info!(target: AUTH_EVENTS, event = "login_failed", reason = "unknown_user", "login failed");
             return Err(AuthError::InvalidCredentials.into());
         };
         let user_id = credentials.user.id;
@@ -107,7 +107,7 @@ impl SessionService {
             .verify(password, &credentials.password_hash)?;
         // bcrypt reads 72 bytes only: a longer password would match its prefix.
         if !matches || password.len() > self.ports.hasher.max_password_bytes() {
-            info!(target: AUTH_EVENTS, %user_id, reason = "wrong_password", "login failed");
+            info!(target: AUTH_EVENTS, event = "login_failed", %user_id, reason = "wrong_password", "login failed");
             return Err(AuthError::InvalidCredentials.into());
         }
 
@@ -122,7 +122,7 @@ impl SessionService {
         };
         self.ports.sessions.create(&session)?;
         let pair = self.issue(&session, now)?;
-        info!(target: AUTH_EVENTS, %user_id, session_id = %session.id, "login succeeded");
+        info!(target: AUTH_EVENTS, event = "login_succeeded", %user_id, session_id = %session.id, "login succeeded");
         Ok(pair)
     }
 
@@ -147,6 +147,7 @@ impl SessionService {
             self.ports.sessions.revoke(&session.id, now)?;
             warn!(
                 target: AUTH_EVENTS,
+                event = "refresh_reuse_detected",
                 user_id = %session.user_id,
                 session_id = %session.id,
                 "refresh token reuse detected: session revoked"
@@ -158,7 +159,7 @@ impl SessionService {
             ..session
         };
         let pair = self.issue(&session, now)?;
-        info!(target: AUTH_EVENTS, user_id = %session.user_id, session_id = %session.id, "tokens refreshed");
+        info!(target: AUTH_EVENTS, event = "tokens_refreshed", user_id = %session.user_id, session_id = %session.id, "tokens refreshed");
         Ok(pair)
     }
 
@@ -210,6 +211,7 @@ impl SessionService {
         }
         info!(
             target: AUTH_EVENTS,
+            event = "logged_out",
             user_id = %principal.user_id,
             session_id = %principal.session_id,
             "logged out"

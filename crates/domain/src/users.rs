@@ -64,7 +64,7 @@ impl UserService {
             RepositoryError::Conflict => DomainError::UsernameTaken,
             other => other.into(),
         })?;
-        info!(target: AUTH_EVENTS, user_id = %user.id, "user registered");
+        info!(target: AUTH_EVENTS, event = "user_registered", user_id = %user.id, "user registered");
         Ok(user)
     }
 

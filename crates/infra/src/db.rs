@@ -212,10 +212,35 @@ pub fn pool(url: &DatabaseUrl, options: &PoolOptions) -> DbPool {
         .min_idle(Some(0))
         .connection_timeout(options.connection_timeout)
         .error_handler(Box::new(r2d2::NopErrorHandler))
+        .event_handler(Box::new(PoolWaitMetrics))
         .build_unchecked(ConnectionManager {
             backend: url.backend,
             url: target,
         })
+}
+
+/// Records how long requests wait for a connection (`db_pool_wait_seconds`),
+/// and how many gave up (`db_pool_timeouts_total`).
+#[derive(Debug)]
+struct PoolWaitMetrics;
+
+impl r2d2::HandleEvent for PoolWaitMetrics {
+    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
+        metrics::histogram!("db_pool_wait_seconds").record(event.duration());
+    }
+
+    fn handle_timeout(&self, _: r2d2::event::TimeoutEvent) {
+        metrics::counter!("db_pool_timeouts_total").increment(1);
+    }
+}
+
+/// Sets the pool gauges, `db_pool_connections` and
+/// `db_pool_idle_connections`, to what the pool holds now (call it when
+/// the metrics are scraped).
+pub fn record_pool_state(pool: &DbPool) {
+    let state = pool.state();
+    metrics::gauge!("db_pool_connections").set(f64::from(state.connections));
+    metrics::gauge!("db_pool_idle_connections").set(f64::from(state.idle_connections));
 }
 
 /// Bounds libpq's connect, which otherwise may wait for the OS's TCP timeout.

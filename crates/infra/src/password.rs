@@ -80,15 +80,21 @@ impl<H: PasswordHasher> BoundedHasher<H> {
         }
     }
 
-    /// Runs `work` once a permit is free.
+    /// Runs `work` once a permit is free. The wait is measured for the
+    /// operator: `password_hash_waiting` (callers waiting now) and
+    /// `password_hash_wait_seconds`.
     fn bounded<T>(&self, work: impl FnOnce(&H) -> Result<T, HashError>) -> Result<T, HashError> {
-        let deadline = Instant::now() + self.max_wait;
+        let started = Instant::now();
+        let deadline = started + self.max_wait;
         {
             // A poisoned lock only means a holder panicked; the count is intact.
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+            let waiting = metrics::gauge!("password_hash_waiting");
+            waiting.increment(1.0);
             while *free == 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
+                    waiting.decrement(1.0);
                     return Err(HashError::Busy);
                 }
                 free = self
@@ -98,7 +104,9 @@ impl<H: PasswordHasher> BoundedHasher<H> {
                     .0;
             }
             *free -= 1;
+            waiting.decrement(1.0);
         }
+        metrics::histogram!("password_hash_wait_seconds").record(started.elapsed());
         // Given back on every exit, a panic of `work` included.
         let _permit = Permit(self);
         work(&self.inner)

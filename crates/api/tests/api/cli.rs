@@ -15,7 +15,8 @@ fn blog_api(dir: &Path, vars: &[(&str, &str)]) -> Command {
         .current_dir(dir)
         .env_clear()
         .env("APP_CONFIG_DIR", CONFIG_DIR)
-        .env("PORT", "0");
+        .env("PORT", "0")
+        .env("APP__ADMIN__METRICS_ADDRESS", "127.0.0.1:0");
     command.env("DATABASE_URL", dir.join("blog.db"));
     for (name, value) in vars {
         command.env(name, value);

@@ -26,6 +26,8 @@ pub fn on_an_app<F: Future<Output = ()>>(backend: TestBackend, test: impl FnOnce
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener's port, when the settings enable it.
+    pub admin_port: Option<u16>,
     pub database: Arc<TestDatabase>,
     pub handle: ServerHandle,
     client: awc::Client,
@@ -63,6 +65,7 @@ pub async fn spawn_app_on(
         .await
         .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
+    let admin_port = app.admin_port();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     let client = awc::Client::builder()
@@ -70,6 +73,7 @@ pub async fn spawn_app_on(
         .finish();
     TestApp {
         address,
+        admin_port,
         database,
         handle,
         client,

@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod inputs;
 mod jwt_attacks;
+mod metrics;
 mod multi_instance;
 mod openapi;
 mod outage;

@@ -1,0 +1,178 @@
+//! Prometheus metrics: the process-wide recorder, the request metrics, the
+//! authentication events counted from the domain's `blog::auth` events, and
+//! the admin listener that serves them apart from the public API.
+
+use std::net::TcpListener;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use blog_domain::AUTH_EVENTS;
+use futures_util::FutureExt;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+
+/// Histogram buckets, in seconds: from a cached read to a slow hash.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process's recorder, installed on first use. One per process (the
+/// `metrics` facade has one global recorder), shared by every server in it.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed: /metrics stays empty");
+        }
+        metrics::gauge!("blog_api_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        handle
+    })
+}
+
+/// A method as a label: the standard ones by name, any other as `OTHER`, so
+/// that a client cannot mint label values.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("OTHER", |(_, label)| label)
+}
+
+/// Counts each request and times it, by route template (never the raw
+/// path: ids and garbage would make label values without end), method and
+/// status: `http_requests_total` and `http_request_duration_seconds`.
+pub fn record_request<S, B>(
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    service.call(request).map(move |result| {
+        let status = match &result {
+            Ok(response) => response.status(),
+            Err(error) => error.as_response_error().status_code(),
+        };
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route),
+            ("status", status.as_u16().to_string()),
+        ];
+        metrics::counter!("http_requests_total", &labels).increment(1);
+        metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed());
+        result
+    })
+}
+
+/// The authentication events worth counting, by their `event` field.
+const COUNTED_EVENTS: [&str; 6] = [
+    "user_registered",
+    "login_succeeded",
+    "login_failed",
+    "tokens_refreshed",
+    "refresh_reuse_detected",
+    "logged_out",
+];
+
+/// Counts the domain's authentication events as `auth_events_total{event}`,
+/// whatever the log filter keeps: the audit events are the one source.
+pub struct AuthEventMetrics;
+
+impl<S: Subscriber> Layer<S> for AuthEventMetrics {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != AUTH_EVENTS {
+            return;
+        }
+        let mut name = EventName(None);
+        event.record(&mut name);
+        if let Some(name) = name.0 {
+            metrics::counter!("auth_events_total", "event" => name).increment(1);
+        }
+    }
+}
+
+/// The `event` field, if it is one of [`COUNTED_EVENTS`].
+struct EventName(Option<&'static str>);
+
+impl Visit for EventName {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "event" {
+            self.0 = COUNTED_EVENTS.iter().copied().find(|known| *known == value);
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// Samples what is only known when asked (the pool's size), before a scrape.
+pub type Sampler = Arc<dyn Fn() + Send + Sync>;
+
+/// The admin listener: `GET /metrics` in Prometheus' text format, on its own
+/// address, so that metrics are never public by accident.
+///
+/// # Errors
+/// When the listener cannot be used.
+pub fn admin_server(listener: TcpListener, sample: Sampler) -> std::io::Result<Server> {
+    let handle = handle();
+    Ok(HttpServer::new(move || {
+        let sample = Arc::clone(&sample);
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let sample = Arc::clone(&sample);
+                async move {
+                    sample();
+                    handle.run_upkeep();
+                    HttpResponse::Ok()
+                        .content_type("text/plain; version=0.0.4")
+                        .body(handle.render())
+                }
+            }),
+        )
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .client_request_timeout(Duration::from_secs(5))
+    .run())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
+    }
+}
