@@ -9,7 +9,7 @@ use std::time::Duration;
 use config::{Config, ConfigError, Environment, File};
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// The profile, from `APP_ENV`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl std::str::FromStr for Profile {
 }
 
 /// Every setting of the service.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The HTTP server.
@@ -75,7 +75,7 @@ pub struct Settings {
 }
 
 /// The admin listener: metrics, apart from the public API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSettings {
     /// Whether to serve `GET /metrics`.
@@ -129,7 +129,7 @@ impl Settings {
 }
 
 /// The HTTP server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     /// Listening address (`HOST`).
@@ -149,6 +149,42 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Worker threads; unset: one per CPU.
     pub workers: Option<usize>,
+}
+
+/// A secret as printed: whether it is set, never what it is.
+fn redacted<S: Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if secret.is_some() {
+        "[redacted]"
+    } else {
+        "[not set]"
+    })
+}
+
+/// A database URL as printed: a password in it is replaced.
+fn url_without_password<S: Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redact_url_password(url))
+}
+
+/// `scheme://user:password@host/...` with the password replaced by
+/// `[redacted]`; anything else unchanged.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials
+                .split_once(':')
+                .map_or(credentials, |(user, _)| user);
+            format!("{scheme}://{user}:[redacted]@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// A list, or a string of comma-separated entries (blank ones dropped).
@@ -201,10 +237,11 @@ impl ServerSettings {
 }
 
 /// The database.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// A SQLite path or `sqlite://path`, or a `postgres://` URL (`DATABASE_URL`).
+    /// A SQLite path or `sqlite:///path`, or a `postgres://` URL (`DATABASE_URL`).
+    #[serde(serialize_with = "url_without_password")]
     pub url: String,
     /// The most pooled connections.
     pub pool_size: u32,
@@ -224,10 +261,11 @@ impl DatabaseSettings {
 }
 
 /// Tokens.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtSettings {
     /// The HS256 secret (`JWT_SECRET_KEY`).
+    #[serde(serialize_with = "redacted")]
     pub secret: Option<SecretString>,
     /// Access token lifetime in seconds (`JWT_ACCESS_TOKEN_EXPIRES`).
     pub access_ttl_secs: u32,
@@ -240,7 +278,7 @@ pub struct JwtSettings {
 }
 
 /// Password hashing.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordSettings {
     /// bcrypt cost, 4 to 31.
@@ -259,7 +297,7 @@ impl PasswordSettings {
 }
 
 /// How logs are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// For people.
@@ -269,7 +307,7 @@ pub enum LogFormat {
 }
 
 /// Logs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// An `EnvFilter` directive; `RUST_LOG` wins over it.
@@ -490,6 +528,26 @@ mod tests {
                 "{repetitive}"
             );
         }
+    }
+
+    #[test]
+    fn printed_settings_show_no_secret() {
+        assert_eq!(
+            redact_url_password("postgres://blog:s3cret@db:5432/blog?sslmode=require"),
+            "postgres://blog:[redacted]@db:5432/blog?sslmode=require"
+        );
+        for unchanged in ["postgres://blog@db/blog", "blog.db", "sqlite:///blog.db"] {
+            assert_eq!(redact_url_password(unchanged), unchanged);
+        }
+        let mut settings = load_with(Profile::Development, HashMap::new()).unwrap();
+        settings.jwt.secret = Some(SecretString::from("q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3s"));
+        settings.database.url = "postgres://u:hunter2@h/db".into();
+        let printed = serde_json::to_string(&settings).unwrap();
+        assert!(
+            !printed.contains("q3Z8") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        assert!(printed.contains("[redacted]"), "{printed}");
     }
 
     #[test]

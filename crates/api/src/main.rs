@@ -1,12 +1,16 @@
-//! `blog-api`: serve the API (the default) or apply the migrations.
+//! `blog-api`: serve the API (the default), apply the migrations, or
+//! administer users and the configuration.
 
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use blog_api::configuration::{self, Profile, Settings};
 use blog_api::error::error_chain;
 use blog_api::startup::{self, Application};
 use blog_api::telemetry;
+use blog_domain::{PageRequest, User, Username};
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 
 /// The blog API: users, JWT sessions and posts over HTTP.
 #[derive(Parser)]
@@ -22,6 +26,43 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Create and list users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user; the password is read from the first line of standard
+    /// input (never from an argument, which other users of the machine see).
+    Create {
+        /// The new user's name.
+        #[arg(long)]
+        username: String,
+    },
+    /// List users, oldest first, one a line: id, username, created_at.
+    List {
+        /// The page, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        /// Users a page, 1 to 100.
+        #[arg(long, default_value_t = 100)]
+        per_page: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check every setting as `serve` would and print the effective
+    /// configuration as JSON, secrets redacted; fails on a bad setting.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -34,10 +75,20 @@ fn main() -> ExitCode {
         Ok(loaded) => loaded,
         Err(error) => return fail(&format!("configuration error: {error}")),
     };
-    telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings, profile),
-        Command::Migrate => migrate(&settings),
+        Command::Serve => {
+            telemetry::init(&settings.log);
+            serve(settings, profile)
+        }
+        Command::Migrate => {
+            telemetry::init(&settings.log);
+            migrate(&settings)
+        }
+        // The admin commands print their result on stdout: no log there.
+        Command::Users { command } => users(command, &settings, profile),
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => config_check(&settings, profile),
     }
 }
 
@@ -67,10 +118,79 @@ fn migrate(settings: &Settings) -> ExitCode {
     }
 }
 
+fn users(command: UsersCommand, settings: &Settings, profile: Profile) -> ExitCode {
+    let users = match startup::user_service(settings, profile) {
+        Ok(users) => users,
+        Err(error) => {
+            return fail(&format!(
+                "cannot open the database: {}",
+                error_chain(&error)
+            ));
+        }
+    };
+    match command {
+        UsersCommand::Create { username } => {
+            let mut password = String::new();
+            if std::io::stdin().lock().read_line(&mut password).is_err() {
+                return fail("could not read the password from standard input");
+            }
+            let password = SecretString::from(password.trim_end_matches(['\r', '\n']));
+            let created = Username::parse(username)
+                .map_err(blog_domain::DomainError::from)
+                .and_then(|username| users.register(username, password));
+            match created {
+                Ok(user) => print_lines(&[user_line(&user)]),
+                Err(error) => fail(&format!("cannot create the user: {}", error_chain(&error))),
+            }
+        }
+        UsersCommand::List { page, per_page } => {
+            let listed = PageRequest::new(Some(page), Some(per_page))
+                .map_err(blog_domain::DomainError::from)
+                .and_then(|page| users.list(page));
+            match listed {
+                Ok(page) => print_lines(&page.items.iter().map(user_line).collect::<Vec<_>>()),
+                Err(error) => fail(&format!("cannot list users: {}", error_chain(&error))),
+            }
+        }
+    }
+}
+
+/// A user as a line: id, username and creation time, tab-separated.
+fn user_line(user: &User) -> String {
+    let created = user
+        .created_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    format!("{}\t{}\t{created}", user.id, user.username.as_str())
+}
+
+fn config_check(settings: &Settings, profile: Profile) -> ExitCode {
+    if let Err(error) = startup::check_settings(settings, profile) {
+        return fail(&format!("invalid configuration: {}", error_chain(&error)));
+    }
+    match serde_json::to_string_pretty(&serde_json::json!({
+        "profile": profile.as_str(),
+        "settings": settings,
+    })) {
+        Ok(text) => print_lines(&[text]),
+        Err(error) => fail(&format!("cannot print the configuration: {error}")),
+    }
+}
+
+/// Lines on stdout: the result of an admin command.
+fn print_lines(lines: &[String]) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        if writeln!(stdout, "{line}").is_err() {
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// One clear line on stderr, with the whole cause, and a failure code.
 /// The log gets no copy: it may not be set up yet, and the line is the same.
 fn fail(message: &str) -> ExitCode {
-    use std::io::Write;
     let _ = writeln!(std::io::stderr(), "blog-api: {message}");
     ExitCode::FAILURE
 }

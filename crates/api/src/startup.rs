@@ -218,6 +218,50 @@ pub fn migrate(settings: &Settings) -> Result<(), StartupError> {
     check_migrations(&pool, true, Profile::Production).map(drop)
 }
 
+/// The user service on the configured database, for the admin CLI: the
+/// adapters the server uses, without the HTTP part. Migrates as `serve`
+/// would, and refuses a production database with pending migrations.
+///
+/// # Errors
+/// [`StartupError`] for a bad setting, an unusable URL or database.
+pub fn user_service(settings: &Settings, profile: Profile) -> Result<UserService, StartupError> {
+    settings.validate().map_err(StartupError::Setting)?;
+    let url = db::DatabaseUrl::parse(&settings.database.url)?;
+    let pool = db::pool(
+        &url,
+        &PoolOptions {
+            max_size: 1,
+            connection_timeout: settings.database.connect_timeout(),
+        },
+    );
+    check_migrations(&pool, settings.database.migrate_on_start, profile)?;
+    let hasher = BcryptHasher::new(settings.password.bcrypt_cost)
+        .map_err(|error| StartupError::Setting(error.to_string()))?;
+    Ok(UserService::new(
+        Arc::new(DieselUserRepository::new(pool)),
+        Arc::new(BoundedHasher::new(
+            hasher,
+            1,
+            BoundedHasher::<BcryptHasher>::DEFAULT_MAX_WAIT,
+        )),
+        Arc::new(SystemClock),
+    ))
+}
+
+/// Checks every setting as `serve` would, without connecting: ranges, the
+/// production secret, the database URL, the trusted proxies.
+///
+/// # Errors
+/// [`StartupError`] naming the first problem.
+pub fn check_settings(settings: &Settings, profile: Profile) -> Result<(), StartupError> {
+    settings.validate().map_err(StartupError::Setting)?;
+    if profile == Profile::Production {
+        check_secret(settings.jwt.secret.as_ref())?;
+    }
+    db::DatabaseUrl::parse(&settings.database.url)?;
+    Ok(())
+}
+
 /// Migrates when asked to, then compares the database's migrations with
 /// this binary's. Returns whether the database is up to date; an
 /// unreachable one is reported and left to `/readyz`, so that an outage at

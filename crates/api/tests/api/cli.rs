@@ -507,3 +507,170 @@ fn pretty_logs_written_to_a_file_carry_no_colour_codes() {
     child.wait().unwrap();
     assert!(!listening.contains('\u{1b}'), "{listening:?}");
 }
+
+/// Runs the binary with `args` and `stdin`; returns its output.
+fn run(dir: &Path, vars: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = blog_api(dir, vars)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn users_are_created_with_a_password_from_stdin_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = run(
+        dir.path(),
+        &[],
+        &["users", "create", "--username", "alice"],
+        "correct horse\n",
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let line = String::from_utf8(created.stdout).unwrap();
+    assert!(line.starts_with("1\talice\t20"), "{line}");
+    run(
+        dir.path(),
+        &[],
+        &["users", "create", "--username", "bob"],
+        "battery staple\n",
+    );
+
+    let listed = run(dir.path(), &[], &["users", "list"], "");
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let names: Vec<String> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| line.split('\t').nth(1).unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    let second_page = run(
+        dir.path(),
+        &[],
+        &["users", "list", "--page", "2", "--per-page", "1"],
+        "",
+    );
+    assert_eq!(
+        String::from_utf8(second_page.stdout)
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+
+    // The user logs in over HTTP with that password.
+    let mut server = Server::start(dir.path(), &[]);
+    let (status, _) = http(
+        server.port,
+        "POST",
+        "/api/v1/login",
+        None,
+        r#"{"username": "alice", "password": "correct horse"}"#,
+    );
+    assert_eq!(status, 200);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[test]
+fn a_taken_name_or_a_weak_password_fails_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |name: &str, password: &str| {
+        run(
+            dir.path(),
+            &[],
+            &["users", "create", "--username", name],
+            password,
+        )
+    };
+    assert!(create("alice", "correct horse\n").status.success());
+    for (output, says) in [
+        (create("alice", "another password\n"), "already taken"),
+        (create("bob", "short\n"), "8 to 72 bytes"),
+        (create("no spaces", "correct horse\n"), "username"),
+    ] {
+        assert!(!output.status.success());
+        let text = stderr(&output);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains(says), "{text}");
+        assert!(output.stdout.is_empty());
+    }
+    let listed = run(dir.path(), &[], &["users", "list"], "");
+    assert_eq!(String::from_utf8(listed.stdout).unwrap().lines().count(), 1);
+}
+
+#[test]
+fn config_check_prints_the_settings_without_secrets_and_fails_on_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3sx";
+    let checked = run(
+        dir.path(),
+        &[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET_KEY", secret),
+            ("DATABASE_URL", "postgres://blog:hunter2@db:5432/blog"),
+        ],
+        &["config", "check"],
+        "",
+    );
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    let printed: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(printed["profile"], "production");
+    assert_eq!(printed["settings"]["jwt"]["secret"], "[redacted]");
+    assert_eq!(
+        printed["settings"]["database"]["url"],
+        "postgres://blog:[redacted]@db:5432/blog"
+    );
+    assert_eq!(printed["settings"]["server"]["host"], "0.0.0.0");
+    let text = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        !text.contains(secret) && !text.contains("hunter2"),
+        "{text}"
+    );
+
+    for (vars, says) in [
+        (vec![("APP_ENV", "production")], "JWT_SECRET_KEY"),
+        (vec![("APP__DATABASE__POOL_SIZE", "0")], "pool_size"),
+        (vec![("DATABASE_URL", "mysql://x")], "mysql"),
+        (
+            vec![("APP__SERVER__TRUSTED_PROXIES", "proxy.local")],
+            "trusted_proxies",
+        ),
+    ] {
+        let output = run(dir.path(), &vars, &["config", "check"], "");
+        assert!(!output.status.success(), "{vars:?}");
+        let text = stderr(&output);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains(says), "{text}");
+    }
+}
+
+#[test]
+fn every_command_has_help_and_the_binary_a_version() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, mentions) in [
+        (&["--version"][..], env!("CARGO_PKG_VERSION")),
+        (&["users", "--help"], "create"),
+        (&["users", "create", "--help"], "--username"),
+        (&["users", "list", "--help"], "--per-page"),
+        (&["config", "--help"], "check"),
+        (&["config", "check", "--help"], "redacted"),
+        (&["serve", "--help"], "Serve"),
+        (&["migrate", "--help"], "migrations"),
+    ] {
+        let output = run(dir.path(), &[], args, "");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{args:?}");
+        assert!(text.contains(mentions), "{args:?}: {text}");
+    }
+}
