@@ -30,3 +30,13 @@ migrate:
 # What CI runs.
 ci:
     bash .ci/run
+
+# Fuzz a release server with Schemathesis over its OpenAPI document.
+fuzz:
+    cargo build --release --bin blog-api
+    .ci/fuzz target/release/blog-api 150
+
+# Render /docs/ in headless Chromium; refresh the README's screenshot.
+docs-page:
+    cargo build --bin blog-api
+    .ci/docs-page target/debug/blog-api docs/images/docs.png

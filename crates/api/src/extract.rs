@@ -228,13 +228,55 @@ fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let Value::Object(members) = value else {
         return Err(ApiError::bad_request("Request body must be a JSON object"));
     };
-    if members.values().any(Value::is_null) {
+    // Unknown members are ignored, whatever their value; known ones may be
+    // left out but never be `null` (serde would read it as "left out").
+    let fields = field_names::<T>();
+    if members
+        .iter()
+        .any(|(name, value)| value.is_null() && fields.contains(&name.as_str()))
+    {
         return Err(ApiError::validation(
             "A field is null: leave an optional field out instead",
         ));
     }
     T::deserialize(Value::Object(members))
         .map_err(|error| ApiError::validation(shape_message(&error)))
+}
+
+/// The field names of a struct that derives `Deserialize`, asked of its own
+/// `Deserialize` impl: it names them when it asks for a struct.
+fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    let mut names = FieldNames(&[]);
+    let _ = T::deserialize(&mut names);
+    names.0
+}
+
+/// A deserializer that only listens: it records the fields a struct asks
+/// for, and fails every request.
+struct FieldNames(&'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for &mut FieldNames {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("only struct fields are asked for"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0 = fields;
+        Err(serde::de::Error::custom("fields recorded"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
 }
 
 /// serde's message for a field of the wrong type or a missing one, unless
@@ -381,6 +423,9 @@ mod tests {
         use crate::error::ErrorCode::{BadRequest, ValidationFailed};
         assert_eq!(parsed(r#"{"name": "a"}"#), Ok(()));
         assert_eq!(parsed(r#"{"name": "a", "count": 3, "extra": 1}"#), Ok(()));
+        // An unknown member is ignored, even a null one (found by the fuzzer).
+        assert_eq!(parsed(r#"{"name": "a", "extra": null, "": null}"#), Ok(()));
+        assert_eq!(field_names::<Sample>(), ["name", "count"]);
         for not_an_object in [r#"["a", 3]"#, r#""a""#, "3", "null", "true"] {
             assert_eq!(
                 parsed(not_an_object).map_err(|(code, _)| code),

@@ -15,10 +15,10 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 pub struct Credentials {
     /// 3 to 32 ASCII letters, digits, `_`, `-` or `.`.
-    #[schema(example = "alice")]
+    #[schema(example = "alice", pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     pub(super) username: String,
-    /// 8 to 72 bytes.
-    #[schema(value_type = String, format = Password, example = "correct horse")]
+    /// 8 to 72 bytes of UTF-8 (so at least 2 and at most 72 characters).
+    #[schema(value_type = String, format = Password, example = "correct horse", min_length = 2, max_length = 72)]
     pub(super) password: SecretString,
 }
 
@@ -34,7 +34,7 @@ pub struct RefreshRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct LogoutRequest {
     /// A refresh token of another of the caller's own logins, to end it too.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, nullable = false)]
     refresh_token: Option<SecretString>,
 }
 
@@ -76,7 +76,7 @@ fn token_response(pair: &TokenPair) -> HttpResponse {
 
 /// Log in: a token pair for a username and password.
 #[utoipa::path(
-    post, path = "/api/v1/login", tag = "auth",
+    post, path = "/api/v1/login", operation_id = "login", tag = "auth",
     request_body = Credentials,
     responses(
         (status = 200, description = "A token pair", body = TokenPairBody,
@@ -106,7 +106,7 @@ pub async fn login(
 /// Refresh: a new pair for a refresh token, which stops working (rotation).
 /// The refresh token travels in the body, as in the seed.
 #[utoipa::path(
-    post, path = "/api/v1/refresh", tag = "auth",
+    post, path = "/api/v1/refresh", operation_id = "refresh", tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair", body = TokenPairBody,
@@ -135,8 +135,8 @@ pub async fn refresh(
 /// Log out: every token of the caller's login stops working. The body
 /// (`{"refresh_token"}`) is optional, but one that is sent must be readable.
 #[utoipa::path(
-    post, path = "/api/v1/logout", tag = "auth",
-    request_body(content = Option<LogoutRequest>),
+    post, path = "/api/v1/logout", operation_id = "logout", tag = "auth",
+    request_body = LogoutRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Logged out", body = MessageBody),

@@ -17,7 +17,7 @@ pub struct StatusBody {
 
 /// Liveness: the process is alive.
 #[utoipa::path(
-    get, path = "/healthz", tag = "probes",
+    get, path = "/healthz", operation_id = "liveness", tag = "probes",
     responses((status = 200, description = "Alive", body = StatusBody))
 )]
 pub async fn live() -> HttpResponse {
@@ -26,7 +26,7 @@ pub async fn live() -> HttpResponse {
 
 /// Readiness: 200 while the database answers and has every migration.
 #[utoipa::path(
-    get, path = "/readyz", tag = "probes",
+    get, path = "/readyz", operation_id = "readiness", tag = "probes",
     responses(
         (status = 200, description = "Ready", body = StatusBody),
         (status = 503, description = "The database is unavailable or lacks migrations", body = ErrorBody,

@@ -2,7 +2,9 @@
 //! the body types themselves.
 
 use actix_web::HttpResponse;
+use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, Ref, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::{auth, health, posts, users};
@@ -32,7 +34,7 @@ use super::{auth, health, posts, users};
         health::live,
         health::ready,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OptionalLogoutBody),
     tags(
         (name = "users", description = "Registration and users"),
         (name = "auth", description = "Login, refresh with rotation, logout"),
@@ -55,9 +57,35 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Logout's body may be left out, but is never `null`: utoipa would write
+/// `Option<LogoutRequest>` as "null or the object", so it is set here.
+struct OptionalLogoutBody;
+
+impl Modify for OptionalLogoutBody {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let logout = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/logout")
+            .and_then(|path| path.post.as_mut());
+        if let Some(operation) = logout {
+            operation.request_body = Some(
+                RequestBodyBuilder::new()
+                    .description(Some("Optional: an empty body is no body"))
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("LogoutRequest"))),
+                    )
+                    .required(Some(Required::False))
+                    .build(),
+            );
+        }
+    }
+}
+
 /// This OpenAPI document.
 #[utoipa::path(
-    get, path = "/api/v1/openapi.json", tag = "meta",
+    get, path = "/api/v1/openapi.json", operation_id = "openapi_document", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
 pub async fn document() -> HttpResponse {

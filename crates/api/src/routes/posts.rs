@@ -74,19 +74,26 @@ pub struct ListParams {
 #[derive(Deserialize, ToSchema)]
 pub struct NewPostRequest {
     /// 1 to 200 characters after trimming, no control characters.
-    #[schema(example = "Hello")]
+    #[schema(example = "Hello", min_length = 1, max_length = 200)]
     title: String,
     /// At most 100,000 characters, no NUL.
-    #[schema(example = "First post")]
+    #[schema(example = "First post", max_length = 100000)]
     content: String,
 }
 
 /// The fields to change; a field left out keeps its value (never `null`).
 #[derive(Deserialize, ToSchema)]
 pub struct PostUpdateRequest {
-    #[schema(example = "New title")]
+    /// 1 to 200 characters after trimming, no control characters.
+    #[schema(
+        example = "New title",
+        min_length = 1,
+        max_length = 200,
+        nullable = false
+    )]
     title: Option<String>,
-    #[schema(example = "New content")]
+    /// At most 100,000 characters, no NUL.
+    #[schema(example = "New content", max_length = 100000, nullable = false)]
     content: Option<String>,
 }
 
@@ -112,7 +119,7 @@ fn post_id(path: &str) -> Result<PostId, ApiError> {
 
 /// List posts, newest first, of one author if `user_id` is given.
 #[utoipa::path(
-    get, path = "/api/v1/posts", tag = "posts",
+    get, path = "/api/v1/posts", operation_id = "list_posts", tag = "posts",
     responses(
         (status = 200, description = "One page of posts", body = PostList, headers(
             ("X-Total-Count" = u64, description = "How many posts there are"),
@@ -143,8 +150,8 @@ pub async fn list(
 
 /// One post.
 #[utoipa::path(
-    get, path = "/api/v1/posts/{id}", tag = "posts",
-    params(("id" = String, Path, description = "The post's id, in canonical decimal form")),
+    get, path = "/api/v1/posts/{id}", operation_id = "get_post", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, in canonical decimal form", pattern = "^[1-9][0-9]{0,18}$")),
     responses(
         (status = 200, description = "The post", body = PostBody),
         (status = 404, description = "No such post", body = ErrorBody),
@@ -163,7 +170,7 @@ pub async fn get(
 
 /// Write a post.
 #[utoipa::path(
-    post, path = "/api/v1/posts", tag = "posts",
+    post, path = "/api/v1/posts", operation_id = "create_post", tag = "posts",
     request_body = NewPostRequest,
     security(("bearer" = [])),
     responses(
@@ -198,8 +205,8 @@ pub async fn create(
 /// top to bottom: the token (401, by the extractor), the post (404), its
 /// author (403), and only then the body (400).
 #[utoipa::path(
-    put, path = "/api/v1/posts/{id}", tag = "posts",
-    params(("id" = String, Path, description = "The post's id, in canonical decimal form")),
+    put, path = "/api/v1/posts/{id}", operation_id = "update_post", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, in canonical decimal form", pattern = "^[1-9][0-9]{0,18}$")),
     request_body = PostUpdateRequest,
     security(("bearer" = [])),
     responses(
@@ -236,8 +243,8 @@ pub async fn update(
 
 /// Delete a post of the caller's.
 #[utoipa::path(
-    delete, path = "/api/v1/posts/{id}", tag = "posts",
-    params(("id" = String, Path, description = "The post's id, in canonical decimal form")),
+    delete, path = "/api/v1/posts/{id}", operation_id = "delete_post", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, in canonical decimal form", pattern = "^[1-9][0-9]{0,18}$")),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),

@@ -44,7 +44,7 @@ impl From<User> for UserBody {
 
 /// Register a user.
 #[utoipa::path(
-    post, path = "/api/v1/users", tag = "users",
+    post, path = "/api/v1/users", operation_id = "register_user", tag = "users",
     request_body = Credentials,
     responses(
         (status = 201, description = "The new user", body = UserBody),
@@ -70,7 +70,7 @@ pub async fn register(
 
 /// List users, oldest first.
 #[utoipa::path(
-    get, path = "/api/v1/users", tag = "users",
+    get, path = "/api/v1/users", operation_id = "list_users", tag = "users",
     responses(
         (status = 200, description = "One page of users", body = UserList, headers(
             ("X-Total-Count" = u64, description = "How many users there are"),
@@ -94,7 +94,7 @@ pub async fn list(
 
 /// The caller.
 #[utoipa::path(
-    get, path = "/api/v1/users/me", tag = "users",
+    get, path = "/api/v1/users/me", operation_id = "get_current_user", tag = "users",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = UserBody),

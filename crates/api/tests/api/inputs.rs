@@ -16,6 +16,7 @@ blog_infra::backend_matrix!(
     crate::helpers::on_an_app;
     bodies_that_are_not_objects_are_400_and_change_nothing,
     null_or_wrong_types_are_400_and_change_nothing,
+    unknown_members_are_ignored_even_when_null,
     compressed_bodies_are_415_and_change_nothing,
     logout_with_an_unreadable_body_answers_like_any_endpoint_and_logs_nothing_out,
     only_the_canonical_decimal_form_names_a_post,
@@ -114,6 +115,25 @@ async fn null_or_wrong_types_are_400_and_change_nothing(app: TestApp) {
             .status,
         200
     );
+}
+
+/// Found by the fuzzer: a null member the endpoint does not know was refused
+/// although unknown members are ignored.
+async fn unknown_members_are_ignored_even_when_null(app: TestApp) {
+    let response = app
+        .post(
+            "/api/v1/users",
+            &json!({"username": "alice", "password": PASSWORD, "nickname": null, "": null}),
+        )
+        .await;
+    assert_eq!(response.status, 201, "{:?}", response.json());
+    let response = app
+        .post(
+            "/api/v1/login",
+            &json!({"username": "alice", "password": PASSWORD, "remember_me": null}),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{:?}", response.json());
 }
 
 async fn compressed_bodies_are_415_and_change_nothing(app: TestApp) {
