@@ -52,6 +52,13 @@ pub enum PasswordRule {
         /// The longest accepted length.
         max: usize,
     },
+    /// It is one of the 10,000 most common passwords (compared
+    /// case-insensitively): the first ones an attacker tries.
+    #[error("password is one of the 10,000 most common passwords")]
+    Common,
+    /// It contains the username (compared case-insensitively).
+    #[error("password must not contain the username")]
+    ContainsUsername,
 }
 
 /// Why a caller could not be authenticated.

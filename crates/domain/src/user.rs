@@ -1,6 +1,8 @@
 //! Users: their ids, names, passwords and the hashes stored for them.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::OnceLock;
 
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
@@ -39,29 +41,57 @@ impl Username {
     }
 }
 
-/// A new password that meets the policy: at least 8 bytes, and no longer
-/// than the hasher reads whole
+/// A new password that meets the policy (NIST SP 800-63B, no composition
+/// rules): at least 8 bytes, and no longer than the hasher reads whole
 /// ([`PasswordHasher::max_password_bytes`](crate::ports::PasswordHasher::max_password_bytes),
-/// 72 for bcrypt), so that nothing is silently truncated. `Debug` shows
-/// nothing of it.
+/// 72 for bcrypt) so that nothing is silently truncated; not one of the
+/// 10,000 most common passwords; not containing the username. `Debug`
+/// shows nothing of it.
 pub struct Password(SecretString);
+
+/// The 10,000 most common passwords, lowercase (see `data/README.md` for
+/// where the list comes from).
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+fn is_common(lowercase: &str) -> bool {
+    static COMMON: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    COMMON
+        .get_or_init(|| COMMON_PASSWORDS.lines().collect())
+        .contains(lowercase)
+}
 
 impl Password {
     /// Shortest accepted password, in bytes.
     pub const MIN_BYTES: usize = 8;
 
-    /// Checks the policy, with `max_bytes` from the hasher.
+    /// Checks the policy for `username`'s new password, with `max_bytes`
+    /// from the hasher. The rules are checked in the order of
+    /// [`PasswordRule`]'s variants; the first broken one is reported.
     ///
     /// # Errors
-    /// [`ValidationError::WeakPassword`] when the length is outside the policy.
-    pub fn parse(raw: SecretString, max_bytes: usize) -> Result<Self, ValidationError> {
-        if (Self::MIN_BYTES..=max_bytes).contains(&raw.expose_secret().len()) {
-            Ok(Self(raw))
-        } else {
-            Err(ValidationError::WeakPassword(PasswordRule::Length {
+    /// [`ValidationError::WeakPassword`] naming the rule broken.
+    pub fn parse(
+        raw: SecretString,
+        username: &Username,
+        max_bytes: usize,
+    ) -> Result<Self, ValidationError> {
+        let password = raw.expose_secret();
+        let lowercase = password.to_lowercase();
+        let broken = if !(Self::MIN_BYTES..=max_bytes).contains(&password.len()) {
+            Some(PasswordRule::Length {
                 min: Self::MIN_BYTES,
                 max: max_bytes,
-            }))
+            })
+        } else if is_common(&lowercase) {
+            Some(PasswordRule::Common)
+        } else if lowercase.contains(&username.as_str().to_lowercase()) {
+            Some(PasswordRule::ContainsUsername)
+        } else {
+            None
+        };
+        match broken {
+            Some(rule) => Err(ValidationError::WeakPassword(rule)),
+            None => Ok(Self(raw)),
         }
     }
 
@@ -183,11 +213,69 @@ mod tests {
         }
     }
 
+    fn bob() -> Username {
+        Username::parse("bob").unwrap()
+    }
+
+    fn rule_broken(password: &str, username: &str) -> Option<PasswordRule> {
+        let username = Username::parse(username).unwrap();
+        match Password::parse(SecretString::from(password), &username, 72) {
+            Ok(_) => None,
+            Err(ValidationError::WeakPassword(rule)) => Some(rule),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn common_passwords_are_weak_whatever_their_case() {
+        for common in [
+            "password",
+            "12345678",
+            "iloveyou",
+            "PassWord1",
+            "QWERTYUIOP",
+        ] {
+            assert_eq!(
+                rule_broken(common, "alice"),
+                Some(PasswordRule::Common),
+                "{common}"
+            );
+        }
+        assert_eq!(COMMON_PASSWORDS.lines().count(), 10_000);
+        assert_eq!(rule_broken("correct horse battery", "alice"), None);
+    }
+
+    #[test]
+    fn a_password_containing_the_username_is_weak_whatever_the_case() {
+        assert_eq!(
+            rule_broken("xxAlice-2026!", "alice"),
+            Some(PasswordRule::ContainsUsername)
+        );
+        assert_eq!(
+            rule_broken("my name is BOB.SMITH", "bob.smith"),
+            Some(PasswordRule::ContainsUsername)
+        );
+        assert_eq!(rule_broken("al1ce is here", "alice"), None);
+    }
+
+    #[test]
+    fn the_first_rule_broken_is_the_one_named() {
+        // Short, common and containing the name: the length is named.
+        assert_eq!(
+            rule_broken("bob", "bob"),
+            Some(PasswordRule::Length { min: 8, max: 72 })
+        );
+        assert_eq!(
+            ValidationError::WeakPassword(PasswordRule::Common).to_string(),
+            "password is one of the 10,000 most common passwords"
+        );
+    }
+
     #[test]
     fn passwords_of_8_bytes_to_the_hashers_limit_are_accepted() {
         for len in [8, 40, 72] {
             assert!(
-                Password::parse(SecretString::from("p".repeat(len)), 72).is_ok(),
+                Password::parse(SecretString::from("p".repeat(len)), &bob(), 72).is_ok(),
                 "{len}"
             );
         }
@@ -203,7 +291,7 @@ mod tests {
             "é".repeat(37),
         ] {
             assert_eq!(
-                Password::parse(SecretString::from(raw.clone()), 72).map(|_| ()),
+                Password::parse(SecretString::from(raw.clone()), &bob(), 72).map(|_| ()),
                 Err(ValidationError::WeakPassword(PasswordRule::Length {
                     min: 8,
                     max: 72
@@ -216,8 +304,8 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_a_password_or_hash() {
-        let password =
-            Password::parse(SecretString::from("hunter22hunter22"), 72).map(|p| format!("{p:?}"));
+        let password = Password::parse(SecretString::from("hunter22hunter22"), &bob(), 72)
+            .map(|p| format!("{p:?}"));
         assert_eq!(password.as_deref(), Ok("Password(<redacted>)"));
         let hash = format!("{:?}", PasswordHash::new("$2b$04$secret".into()));
         assert!(!hash.contains("secret"), "{hash}");

@@ -42,7 +42,8 @@ impl UserService {
     }
 
     /// Registers a user, after checking the password against the policy
-    /// (whose upper bound is the hasher's).
+    /// ([`Password::parse`]: length up to the hasher's bound, not common,
+    /// not containing the username).
     ///
     /// # Errors
     /// [`ValidationError::WeakPassword`](crate::ValidationError::WeakPassword),
@@ -53,7 +54,7 @@ impl UserService {
         username: Username,
         password: SecretString,
     ) -> Result<User, DomainError> {
-        let password = Password::parse(password, self.hasher.max_password_bytes())?;
+        let password = Password::parse(password, &username, self.hasher.max_password_bytes())?;
         let password_hash = self.hasher.hash(password.expose())?;
         let new_user = NewUser {
             username,

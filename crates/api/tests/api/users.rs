@@ -10,6 +10,7 @@ blog_infra::backend_matrix!(
     register_refuses_a_taken_username_with_400_username_taken,
     register_refuses_missing_fields_and_bad_usernames_with_validation_failed,
     register_refuses_passwords_outside_8_to_72_bytes_as_weak,
+    register_refuses_common_passwords_and_ones_containing_the_username,
     register_refuses_a_body_that_is_not_json,
     users_are_listed_under_their_key_with_paging_headers,
     me_returns_the_caller,
@@ -71,6 +72,36 @@ async fn register_refuses_missing_fields_and_bad_usernames_with_validation_faile
             .assert_error(400, "validation_failed");
     }
     // Nothing was created.
+    assert_eq!(
+        app.get("/api/v1/users").await.header("x-total-count"),
+        Some("0")
+    );
+}
+
+async fn register_refuses_common_passwords_and_ones_containing_the_username(app: TestApp) {
+    for (password, says) in [
+        (
+            "password1",
+            "password is one of the 10,000 most common passwords",
+        ),
+        (
+            "Iloveyou",
+            "password is one of the 10,000 most common passwords",
+        ),
+        (
+            "I am Alice, really",
+            "password must not contain the username",
+        ),
+    ] {
+        let message = app
+            .post(
+                "/api/v1/users",
+                &json!({"username": "alice", "password": password}),
+            )
+            .await
+            .assert_error(400, "weak_password");
+        assert_eq!(message, says, "{password}");
+    }
     assert_eq!(
         app.get("/api/v1/users").await.header("x-total-count"),
         Some("0")
