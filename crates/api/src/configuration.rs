@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use blog_domain::{RateLimit, RateLimits};
 use config::{Config, ConfigError, Environment, File};
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
@@ -72,6 +73,46 @@ pub struct Settings {
     pub log: LogSettings,
     /// The admin listener (metrics).
     pub admin: AdminSettings,
+    /// Rate limits (the client address they count comes from
+    /// `server.trusted_proxies`).
+    pub rate_limit: RateLimitSettings,
+}
+
+/// Rate limits, as the contract sets them by default.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Whether any limit applies.
+    pub enabled: bool,
+    /// Failed logins of one username in a window, then 429 for it.
+    pub login_failures_per_username: u32,
+    /// That window, in seconds.
+    pub login_failure_window_secs: u64,
+    /// Login attempts from one client address a minute.
+    pub login_per_address_per_minute: u32,
+    /// Registrations from one client address an hour.
+    pub register_per_address_per_hour: u32,
+    /// Refreshes (and second login steps) from one client address a minute.
+    pub refresh_per_address_per_minute: u32,
+}
+
+impl RateLimitSettings {
+    /// The domain's limits, or `None` when disabled.
+    pub fn limits(&self) -> Option<RateLimits> {
+        let limit = |max, secs: u64| RateLimit {
+            max,
+            window: time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)),
+        };
+        self.enabled.then(|| RateLimits {
+            login_failures_per_username: limit(
+                self.login_failures_per_username,
+                self.login_failure_window_secs,
+            ),
+            login_per_address: limit(self.login_per_address_per_minute, 60),
+            register_per_address: limit(self.register_per_address_per_hour, 3600),
+            refresh_per_address: limit(self.refresh_per_address_per_minute, 60),
+        })
+    }
 }
 
 /// The admin listener: metrics, apart from the public API.
@@ -118,6 +159,18 @@ impl Settings {
             (
                 self.server.body_timeout_secs >= 1,
                 "server.body_timeout_secs must be at least 1",
+            ),
+            (
+                [
+                    self.rate_limit.login_failures_per_username,
+                    self.rate_limit.login_per_address_per_minute,
+                    self.rate_limit.register_per_address_per_hour,
+                    self.rate_limit.refresh_per_address_per_minute,
+                ]
+                .iter()
+                .all(|limit| *limit >= 1)
+                    && (1..=86_400).contains(&self.rate_limit.login_failure_window_secs),
+                "rate_limit: every limit must be at least 1, and login_failure_window_secs 1 to 86400",
             ),
         ];
         checks

@@ -70,6 +70,8 @@ pub struct ApiError {
     /// Close the connection after answering: the rest of the request (a
     /// body not read) cannot be skipped safely.
     close: bool,
+    /// `Retry-After`, in seconds, when not the default of a 503.
+    retry_after: Option<u64>,
 }
 
 /// Every error, from every layer.
@@ -97,6 +99,7 @@ impl ApiError {
             message: message.into(),
             source: None,
             close: false,
+            retry_after: None,
         }
     }
 
@@ -302,7 +305,9 @@ impl ResponseError for ApiError {
         if let Some(challenge) = self.www_authenticate() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if self.code == ErrorCode::ServiceUnavailable {
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        } else if self.code == ErrorCode::ServiceUnavailable {
             response.insert_header((header::RETRY_AFTER, "5"));
         }
         if self.close {
@@ -371,6 +376,14 @@ impl From<DomainError> for ApiError {
                 };
                 Self::new(S::NOT_FOUND, ErrorCode::NotFound, message)
             }
+            DomainError::RateLimited { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs.max(1)),
+                ..Self::new(
+                    S::TOO_MANY_REQUESTS,
+                    ErrorCode::RateLimited,
+                    "Too many attempts: try again later",
+                )
+            },
             DomainError::Unavailable(source) => Self {
                 source: Some(source),
                 ..Self::new(

@@ -2,6 +2,7 @@
 //! read after the other checks.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 use tracing_actix_web::RootSpan;
 use utoipa::IntoParams;
 
+use crate::client::TrustedProxies;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -78,6 +80,27 @@ fn bearer_token(headers: &HeaderMap) -> Result<String, ApiError> {
 /// The characters of RFC 6750's `b64token`.
 fn is_b64token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}
+
+/// The client's address, as [`TrustedProxies`] decides it: what rate limits
+/// count. `None` when the connection has no peer address (a test socket).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl FromRequest for ClientAddress {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let address = request.peer_addr().map(|peer| {
+            request
+                .app_data::<TrustedProxies>()
+                .map_or(peer.ip(), |proxies| {
+                    proxies.client_address(peer.ip(), request.headers())
+                })
+        });
+        std::future::ready(Ok(Self(address)))
+    }
 }
 
 /// `?page=&per_page=` as received; [`page_request`] checks the bounds.

@@ -137,7 +137,7 @@ fn users(command: UsersCommand, settings: &Settings, profile: Profile) -> ExitCo
             let password = SecretString::from(password.trim_end_matches(['\r', '\n']));
             let created = Username::parse(username)
                 .map_err(blog_domain::DomainError::from)
-                .and_then(|username| users.register(username, password));
+                .and_then(|username| users.register(username, password, None));
             match created {
                 Ok(user) => print_lines(&[user_line(&user)]),
                 Err(error) => fail(&format!("cannot create the user: {}", error_chain(&error))),

@@ -93,10 +93,11 @@ where
 }
 
 /// The authentication events worth counting, by their `event` field.
-const COUNTED_EVENTS: [&str; 6] = [
+const COUNTED_EVENTS: [&str; 7] = [
     "user_registered",
     "login_succeeded",
     "login_failed",
+    "login_rate_limited",
     "tokens_refreshed",
     "refresh_reuse_detected",
     "logged_out",

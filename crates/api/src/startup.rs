@@ -12,11 +12,12 @@ use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
-use blog_domain::ports::{PasswordHasher, RepositoryError, UserRepository};
+use blog_domain::ports::{PasswordHasher, RateLimiter, RepositoryError, UserRepository};
 use blog_domain::{PostService, SessionPorts, SessionService, TokenLifetimes, UserService};
 use blog_infra::{
-    BcryptHasher, BoundedHasher, DbPool, DieselPostRepository, DieselSessionRepository,
-    DieselUserRepository, JwtCodec, JwtOptions, OsRandomIds, PoolOptions, SystemClock, db,
+    BcryptHasher, BoundedHasher, DbPool, DieselPostRepository, DieselRateLimiter,
+    DieselSessionRepository, DieselUserRepository, JwtCodec, JwtOptions, OsRandomIds, PoolOptions,
+    SystemClock, db,
 };
 use futures_util::FutureExt;
 use secrecy::SecretString;
@@ -357,7 +358,7 @@ fn app_state(
         BoundedHasher::<BcryptHasher>::DEFAULT_MAX_WAIT,
     ));
     let users: Arc<dyn UserRepository> = Arc::new(DieselUserRepository::new(pool.clone()));
-    let sessions = SessionService::new(
+    let mut sessions = SessionService::new(
         SessionPorts {
             users: Arc::clone(&users),
             sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
@@ -371,7 +372,12 @@ fn app_state(
             refresh: time::Duration::seconds(i64::from(jwt.refresh_ttl_secs)),
         },
     );
-    let users = UserService::new(users, hasher, clock.clone());
+    let mut users = UserService::new(users, hasher, clock.clone());
+    if let Some(limits) = settings.rate_limit.limits() {
+        let limiter: Arc<dyn RateLimiter> = Arc::new(DieselRateLimiter::new(pool.clone()));
+        sessions = sessions.with_rate_limits(Arc::clone(&limiter), limits);
+        users = users.with_rate_limits(limiter, limits);
+    }
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
     let readiness = readiness_check(pool, up_to_date);
     AppState::new(users, sessions, posts, readiness)
@@ -410,6 +416,14 @@ async fn purge_expired_sessions(state: Arc<AppState>, every: Duration) {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired sessions purged"),
             Err(error) => tracing::warn!(?error, "could not purge expired sessions"),
+        }
+        match state
+            .sessions(|sessions| sessions.purge_expired_rate_limits())
+            .await
+        {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "ended rate-limit windows purged"),
+            Err(error) => tracing::warn!(?error, "could not purge rate-limit windows"),
         }
     }
 }

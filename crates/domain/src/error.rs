@@ -142,6 +142,13 @@ pub enum DomainError {
     /// names (a username has [`UsernameTaken`](Self::UsernameTaken)).
     #[error("the change conflicts with what is stored")]
     Conflict,
+    /// Too many attempts: a rate limit refuses this one until
+    /// `retry_after_secs` have passed.
+    #[error("too many attempts: retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Whole seconds until trying again can succeed.
+        retry_after_secs: u64,
+    },
     /// A dependency (the database) cannot be reached right now; retrying later may work.
     #[error("a dependency is unavailable")]
     Unavailable(#[source] BoxError),

@@ -3,6 +3,7 @@
 
 mod error;
 mod id;
+mod limits;
 mod page;
 pub mod ports;
 mod post;
@@ -16,6 +17,7 @@ pub use error::{
     AuthError, BoxError, DomainError, ForbiddenAction, PasswordRule, Resource, ValidationError,
 };
 pub use id::{PostId, SessionId, TokenId, UserId};
+pub use limits::{RateDecision, RateLimit, RateLimits};
 pub use page::{Page, PageRequest};
 pub use post::{NewPost, Post, PostChanges, PostContent, PostService, PostTitle};
 pub use session::Session;

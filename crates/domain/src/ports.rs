@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::{
     BoxError, Claims, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges, PostId,
-    Session, SessionId, TokenId, User, UserCredentials, UserId, Username,
+    RateDecision, RateLimit, Session, SessionId, TokenId, User, UserCredentials, UserId, Username,
 };
 
 /// How a repository call failed.
@@ -247,4 +247,44 @@ pub trait IdGenerator: Send + Sync {
     fn session_id(&self) -> SessionId;
     /// A new token id from a cryptographically secure source.
     fn token_id(&self) -> TokenId;
+}
+
+/// Fixed-window counters, shared by every instance of the service.
+///
+/// A window of a key starts at its first event after the previous window
+/// ended, and lasts `limit.window`; an event is over the limit when more
+/// than `limit.max` events fell in the current window.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait RateLimiter: Send + Sync {
+    /// Counts one event of `key` at `now`, atomically (two instances
+    /// counting at once never both see the same count), and says whether
+    /// it is over the limit and until when.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn hit(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, RepositoryError>;
+
+    /// Whether `key` has had `limit.max` events in its current window
+    /// already (so the next one would be over), counting nothing.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn peek(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, RepositoryError>;
+
+    /// Deletes the windows that started before `before` (the caller passes
+    /// now less the longest window, so only ended ones go); returns how many.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn delete_started_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError>;
 }

@@ -1,18 +1,20 @@
 //! [`SessionService`]: logins, and the life of a login session and its tokens.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
 use tracing::{info, warn};
 
+use crate::limits::{LimitKey, Limiting};
 use crate::ports::{
-    Clock, IdGenerator, PasswordHasher, SessionRepository, TokenCodec, UserRepository,
+    Clock, IdGenerator, PasswordHasher, RateLimiter, SessionRepository, TokenCodec, UserRepository,
 };
 use crate::{
-    AUTH_EVENTS, AuthError, Claims, DomainError, LoginAttempt, Principal, Session, TokenKind,
-    TokenPair, Username,
+    AUTH_EVENTS, AuthError, Claims, DomainError, LoginAttempt, Principal, RateLimits, Session,
+    TokenKind, TokenPair, Username,
 };
 
 /// How long tokens live.
@@ -61,6 +63,7 @@ pub struct SessionPorts {
 pub struct SessionService {
     ports: SessionPorts,
     lifetimes: TokenLifetimes,
+    limiting: Option<Limiting>,
 }
 
 impl fmt::Debug for SessionService {
@@ -72,25 +75,45 @@ impl fmt::Debug for SessionService {
 }
 
 impl SessionService {
-    /// Builds the service on its ports.
+    /// Builds the service on its ports, with no rate limit.
     pub fn new(ports: SessionPorts, lifetimes: TokenLifetimes) -> Self {
-        Self { ports, lifetimes }
+        Self {
+            ports,
+            lifetimes,
+            limiting: None,
+        }
+    }
+
+    /// Enforces `limits` on logins and refreshes, counted by `limiter`.
+    #[must_use]
+    pub fn with_rate_limits(mut self, limiter: Arc<dyn RateLimiter>, limits: RateLimits) -> Self {
+        self.limiting = Some(Limiting { limiter, limits });
+        self
     }
 
     /// Checks a username and password and opens a session.
     ///
-    /// Every attempt spends exactly one password verification, against a
-    /// dummy hash when the username is unknown or malformed, so the answer
-    /// takes as long whether the user exists or not.
+    /// The rate limits come first, so that a limited attempt costs no hash:
+    /// attempts from the `client` address, then the failures of the
+    /// username (whose limit refuses the right password too). Then every
+    /// attempt spends exactly one password verification, against a dummy
+    /// hash when the username is unknown or malformed, so the answer takes
+    /// as long whether the user exists or not.
     ///
     /// # Errors
-    /// [`AuthError::InvalidCredentials`], the same for every reason; store,
-    /// hasher and codec failures.
+    /// [`DomainError::RateLimited`]; [`AuthError::InvalidCredentials`], the
+    /// same for every reason; store, hasher and codec failures.
     #[tracing::instrument(name = "login", skip_all)]
-    pub fn login(&self, attempt: &LoginAttempt) -> Result<TokenPair, DomainError> {
-        let credentials = match Username::parse(attempt.username.as_str()) {
-            Ok(username) => self.ports.users.find_credentials(&username)?,
-            Err(_) => None,
+    pub fn login(
+        &self,
+        attempt: &LoginAttempt,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, DomainError> {
+        let username = Username::parse(attempt.username.as_str()).ok();
+        self.check_login_limits(username.as_ref(), client)?;
+        let credentials = match &username {
+            Some(username) => self.ports.users.find_credentials(username)?,
+            None => None,
         };
         let password = attempt.password.expose_secret();
         let Some(credentials) = credentials else {
@@ -98,6 +121,7 @@ impl SessionService {
                 .hasher
                 .verify(password, &self.ports.hasher.dummy_hash())?;
             info!(target: AUTH_EVENTS, event = "login_failed", reason = "unknown_user", "login failed");
+            self.count_login_failure(username.as_ref())?;
             return Err(AuthError::InvalidCredentials.into());
         };
         let user_id = credentials.user.id;
@@ -108,6 +132,7 @@ impl SessionService {
         // bcrypt reads 72 bytes only: a longer password would match its prefix.
         if !matches || password.len() > self.ports.hasher.max_password_bytes() {
             info!(target: AUTH_EVENTS, event = "login_failed", %user_id, reason = "wrong_password", "login failed");
+            self.count_login_failure(username.as_ref())?;
             return Err(AuthError::InvalidCredentials.into());
         }
 
@@ -134,8 +159,15 @@ impl SessionService {
     /// [`AuthError::TokenRevoked`] for a logged-out session or a reused
     /// refresh token (which revokes the session); store and codec failures.
     #[tracing::instrument(name = "refresh", skip_all)]
-    pub fn refresh(&self, refresh_token: &str) -> Result<TokenPair, DomainError> {
+    pub fn refresh(
+        &self,
+        refresh_token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, DomainError> {
         let now = self.ports.clock.now();
+        if let (Some(limiting), Some(address)) = (&self.limiting, client) {
+            limiting.hit(LimitKey::RefreshAddress(address), now)?;
+        }
         let claims = self.verify(refresh_token, TokenKind::Refresh, now)?;
         let session = self.session_of(&claims, now)?;
         let next = self.ports.ids.token_id();
@@ -225,6 +257,76 @@ impl SessionService {
     /// Store failures.
     pub fn purge_expired_sessions(&self) -> Result<u64, DomainError> {
         Ok(self.ports.sessions.delete_expired(self.ports.clock.now())?)
+    }
+
+    /// The login limits, before any password work.
+    fn check_login_limits(
+        &self,
+        username: Option<&Username>,
+        client: Option<IpAddr>,
+    ) -> Result<(), DomainError> {
+        let Some(limiting) = &self.limiting else {
+            return Ok(());
+        };
+        let now = self.ports.clock.now();
+        let limited = client
+            .map_or(Ok(()), |address| {
+                limiting.hit(LimitKey::LoginAddress(address), now)
+            })
+            .and_then(|()| {
+                username.map_or(Ok(()), |username| {
+                    limiting.peek(LimitKey::LoginFailures(username), now)
+                })
+            });
+        if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
+            warn!(
+                target: AUTH_EVENTS,
+                event = "login_rate_limited",
+                retry_after_secs,
+                client = ?client,
+                "login rate limited"
+            );
+        }
+        limited
+    }
+
+    /// Counts a failed login against its username (malformed names, which
+    /// no account can have, are not stored).
+    fn count_login_failure(&self, username: Option<&Username>) -> Result<(), DomainError> {
+        match (&self.limiting, username) {
+            (Some(limiting), Some(username)) => {
+                match limiting.hit(LimitKey::LoginFailures(username), self.ports.clock.now()) {
+                    // This failure is already answered as such.
+                    Ok(()) | Err(DomainError::RateLimited { .. }) => Ok(()),
+                    Err(other) => Err(other),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes the rate limiter's windows that have ended (those that
+    /// started more than the longest window ago); none without limits.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn purge_expired_rate_limits(&self) -> Result<u64, DomainError> {
+        let Some(limiting) = &self.limiting else {
+            return Ok(0);
+        };
+        let limits = limiting.limits;
+        let longest = [
+            limits.login_failures_per_username,
+            limits.login_per_address,
+            limits.register_per_address,
+            limits.refresh_per_address,
+        ]
+        .iter()
+        .map(|limit| limit.window)
+        .max()
+        .unwrap_or_default();
+        let before = self.ports.clock.now() - longest;
+        Ok(limiting.limiter.delete_started_before(before)?)
     }
 
     fn verify(

@@ -15,12 +15,13 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::ports::{
-    Clock, HashError, IdGenerator, PasswordHasher, PostRepository, RepositoryError,
+    Clock, HashError, IdGenerator, PasswordHasher, PostRepository, RateLimiter, RepositoryError,
     SessionRepository, TokenCodec, TokenError, UserRepository,
 };
 use crate::{
     Claims, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges, PostContent,
-    PostId, PostTitle, Session, SessionId, TokenId, User, UserCredentials, UserId, Username,
+    PostId, PostTitle, RateDecision, RateLimit, Session, SessionId, TokenId, User, UserCredentials,
+    UserId, Username,
 };
 
 /// The time the in-memory adapters and the suites start from.
@@ -365,6 +366,66 @@ impl TokenCodec for InMemoryTokens {
         } else {
             Ok(claims)
         }
+    }
+}
+
+/// A [`RateLimiter`] in memory: the windows of one process.
+#[derive(Debug, Default)]
+pub struct InMemoryRateLimiter {
+    /// Start and hits of each key's current window.
+    windows: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
+}
+
+fn decision(
+    start: OffsetDateTime,
+    over: bool,
+    limit: RateLimit,
+    now: OffsetDateTime,
+) -> RateDecision {
+    if over {
+        RateDecision::Limited {
+            retry_after: start + limit.window - now,
+        }
+    } else {
+        RateDecision::Allowed
+    }
+}
+
+impl RateLimiter for InMemoryRateLimiter {
+    fn hit(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, RepositoryError> {
+        let mut windows = locked(&self.windows);
+        let window = windows.entry(key.to_owned()).or_insert((now, 0));
+        if window.0 + limit.window <= now {
+            *window = (now, 0);
+        }
+        window.1 = window.1.saturating_add(1);
+        Ok(decision(window.0, window.1 > limit.max, limit, now))
+    }
+
+    fn peek(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, RepositoryError> {
+        Ok(match locked(&self.windows).get(key) {
+            Some(&(start, hits)) if start + limit.window > now => {
+                decision(start, hits >= limit.max, limit, now)
+            }
+            _ => RateDecision::Allowed,
+        })
+    }
+
+    fn delete_started_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError> {
+        let mut windows = locked(&self.windows);
+        let count = windows.len();
+        windows.retain(|_, (start, _)| *start >= before);
+        Ok(u64::try_from(count - windows.len()).unwrap_or(u64::MAX))
     }
 }
 
@@ -772,6 +833,117 @@ pub fn session_repository_contract<G>(
     }
 }
 
+/// Checks the rules of [`RateLimiter`]: `max` hits in a window are allowed
+/// and the next is limited until the window ends (`retry_after` says
+/// exactly when); a new window starts after it; `peek` counts nothing and
+/// says whether the next hit would be over; keys are independent;
+/// `delete_started_before` removes only windows that started earlier.
+///
+/// `make` returns a fresh limiter and a guard kept alive meanwhile.
+///
+/// # Panics
+/// When the limiter breaks a rule: the message names it.
+pub fn rate_limiter_contract<G>(make: impl Fn() -> (Arc<dyn RateLimiter>, G)) {
+    let limit = RateLimit {
+        max: 3,
+        window: Duration::minutes(1),
+    };
+    let hit = |limiter: &dyn RateLimiter, key: &str, at: OffsetDateTime| {
+        limiter
+            .hit(key, limit, at)
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let peek = |limiter: &dyn RateLimiter, key: &str, at: OffsetDateTime| {
+        limiter
+            .peek(key, limit, at)
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    {
+        let (limiter, _guard) = make();
+        let limiter = limiter.as_ref();
+        for second in 0..3 {
+            assert_eq!(
+                hit(limiter, "a", EPOCH + Duration::seconds(second)),
+                RateDecision::Allowed,
+                "hit {second} is within the limit"
+            );
+        }
+        assert_eq!(
+            hit(limiter, "a", EPOCH + Duration::seconds(20)),
+            RateDecision::Limited {
+                retry_after: Duration::seconds(40)
+            },
+            "the hit past the limit waits for the window's end"
+        );
+        assert_eq!(
+            hit(limiter, "b", EPOCH + Duration::seconds(20)),
+            RateDecision::Allowed,
+            "keys are independent"
+        );
+        assert_eq!(
+            hit(limiter, "a", EPOCH + Duration::seconds(60)),
+            RateDecision::Allowed,
+            "a new window starts when the old one ends"
+        );
+    }
+    {
+        let (limiter, _guard) = make();
+        let limiter = limiter.as_ref();
+        assert_eq!(
+            peek(limiter, "a", EPOCH),
+            RateDecision::Allowed,
+            "nothing counted yet"
+        );
+        for _ in 0..5 {
+            peek(limiter, "a", EPOCH);
+        }
+        for _ in 0..2 {
+            hit(limiter, "a", EPOCH);
+        }
+        assert_eq!(
+            peek(limiter, "a", EPOCH),
+            RateDecision::Allowed,
+            "peek counts nothing"
+        );
+        hit(limiter, "a", EPOCH);
+        assert_eq!(
+            peek(limiter, "a", EPOCH + Duration::seconds(10)),
+            RateDecision::Limited {
+                retry_after: Duration::seconds(50)
+            },
+            "peek says the next hit would be over"
+        );
+        assert_eq!(
+            peek(limiter, "a", EPOCH + Duration::minutes(1)),
+            RateDecision::Allowed,
+            "not after the window"
+        );
+    }
+    {
+        let (limiter, _guard) = make();
+        let limiter = limiter.as_ref();
+        for _ in 0..3 {
+            hit(limiter, "old", EPOCH);
+            hit(limiter, "new", EPOCH + Duration::minutes(1));
+        }
+        let deleted = limiter
+            .delete_started_before(EPOCH + Duration::seconds(30))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(deleted, 1, "only the window that started before");
+        assert_eq!(
+            peek(limiter, "old", EPOCH + Duration::seconds(30)),
+            RateDecision::Allowed
+        );
+        assert!(
+            matches!(
+                peek(limiter, "new", EPOCH + Duration::minutes(1)),
+                RateDecision::Limited { .. }
+            ),
+            "the newer window stays"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,6 +959,7 @@ mod tests {
             let store = Arc::new(InMemoryStore::default());
             (store.clone(), store, ())
         });
+        rate_limiter_contract(|| (Arc::new(InMemoryRateLimiter::default()), ()));
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! [`UserService`]: registration and the users anyone may see.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use secrecy::SecretString;
 use tracing::info;
 
-use crate::ports::{Clock, PasswordHasher, RepositoryError, UserRepository};
+use crate::limits::{LimitKey, Limiting};
+use crate::ports::{Clock, PasswordHasher, RateLimiter, RepositoryError, UserRepository};
 use crate::{
-    AUTH_EVENTS, DomainError, NewUser, Page, PageRequest, Password, Resource, User, UserId,
-    Username,
+    AUTH_EVENTS, DomainError, NewUser, Page, PageRequest, Password, RateLimits, Resource, User,
+    UserId, Username,
 };
 
 /// Users: registration, lookup and the list. (Password changes will land
@@ -19,6 +21,7 @@ pub struct UserService {
     users: Arc<dyn UserRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
+    limiting: Option<Limiting>,
 }
 
 impl fmt::Debug for UserService {
@@ -38,14 +41,23 @@ impl UserService {
             users,
             hasher,
             clock,
+            limiting: None,
         }
     }
 
-    /// Registers a user, after checking the password against the policy
-    /// ([`Password::parse`]: length up to the hasher's bound, not common,
-    /// not containing the username).
+    /// Enforces the registration limit of `limits`, counted by `limiter`.
+    #[must_use]
+    pub fn with_rate_limits(mut self, limiter: Arc<dyn RateLimiter>, limits: RateLimits) -> Self {
+        self.limiting = Some(Limiting { limiter, limits });
+        self
+    }
+
+    /// Registers a user, after the registration limit of the `client`
+    /// address and the password policy ([`Password::parse`]: length up to
+    /// the hasher's bound, not common, not containing the username).
     ///
     /// # Errors
+    /// [`DomainError::RateLimited`],
     /// [`ValidationError::WeakPassword`](crate::ValidationError::WeakPassword),
     /// [`DomainError::UsernameTaken`]; store and hasher failures.
     #[tracing::instrument(name = "register", skip_all)]
@@ -53,7 +65,11 @@ impl UserService {
         &self,
         username: Username,
         password: SecretString,
+        client: Option<IpAddr>,
     ) -> Result<User, DomainError> {
+        if let (Some(limiting), Some(address)) = (&self.limiting, client) {
+            limiting.hit(LimitKey::RegisterAddress(address), self.clock.now())?;
+        }
         let password = Password::parse(password, &username, self.hasher.max_password_bytes())?;
         let password_hash = self.hasher.hash(password.expose())?;
         let new_user = NewUser {

@@ -13,4 +13,6 @@ pub use db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 pub use ids::{OsRandomIds, SystemClock, random_secret};
 pub use jwt::{JwtCodec, JwtOptions};
 pub use password::{BcryptHasher, BoundedHasher};
-pub use repositories::{DieselPostRepository, DieselSessionRepository, DieselUserRepository};
+pub use repositories::{
+    DieselPostRepository, DieselRateLimiter, DieselSessionRepository, DieselUserRepository,
+};

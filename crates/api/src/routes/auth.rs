@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedUser, Deferred, Json, OptionalJson};
+use crate::extract::{AuthenticatedUser, ClientAddress, Deferred, Json, OptionalJson};
 use crate::state::AppState;
 
 /// What registration and login send.
@@ -84,6 +84,8 @@ fn token_response(pair: &TokenPair) -> HttpResponse {
         (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody,
             headers(("WWW-Authenticate" = String))),
+        (status = 429, description = "`rate_limited`: too many attempts from this address, or too many failures of this username (the right password too)", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds until a retry can succeed"))),
         (status = 408, description = "The body did not arrive in time", body = ErrorBody),
         (status = 413, description = "The body is over the limit", body = ErrorBody),
         (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
@@ -93,12 +95,13 @@ fn token_response(pair: &TokenPair) -> HttpResponse {
 )]
 pub async fn login(
     state: web::Data<AppState>,
+    client: ClientAddress,
     body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Json(Credentials { username, password }) = body;
     let attempt = LoginAttempt { username, password };
     let pair = state
-        .sessions(move |sessions| sessions.login(&attempt))
+        .sessions(move |sessions| sessions.login(&attempt, client.0))
         .await?;
     Ok(token_response(&pair))
 }
@@ -114,6 +117,8 @@ pub async fn login(
         (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = ErrorBody),
         (status = 401, description = "`token_expired`, `token_revoked` (also after a reuse), `invalid_token`, `wrong_token_type`", body = ErrorBody,
             headers(("WWW-Authenticate" = String))),
+        (status = 429, description = "`rate_limited`: too many refreshes from this address", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds until a retry can succeed"))),
         (status = 408, description = "The body did not arrive in time", body = ErrorBody),
         (status = 413, description = "The body is over the limit", body = ErrorBody),
         (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
@@ -123,11 +128,12 @@ pub async fn login(
 )]
 pub async fn refresh(
     state: web::Data<AppState>,
+    client: ClientAddress,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = body.0.refresh_token;
     let pair = state
-        .sessions(move |sessions| sessions.refresh(token.expose_secret()))
+        .sessions(move |sessions| sessions.refresh(token.expose_secret(), client.0))
         .await?;
     Ok(token_response(&pair))
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::auth::Credentials;
 use super::paginated;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedUser, Json, PageParams};
+use crate::extract::{AuthenticatedUser, ClientAddress, Json, PageParams};
 use crate::state::AppState;
 
 /// A user as clients see it: never a password or hash.
@@ -49,6 +49,8 @@ impl From<User> for UserBody {
     responses(
         (status = 201, description = "The new user", body = UserBody),
         (status = 400, description = "`bad_request`, `validation_failed`, `weak_password` or `username_taken`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many registrations from this address", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds until a retry can succeed"))),
         (status = 408, description = "The body did not arrive in time", body = ErrorBody),
         (status = 413, description = "The body is over the limit", body = ErrorBody),
         (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
@@ -58,12 +60,13 @@ impl From<User> for UserBody {
 )]
 pub async fn register(
     state: web::Data<AppState>,
+    client: ClientAddress,
     body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Json(Credentials { username, password }) = body;
     let username = Username::parse(username)?;
     let user = state
-        .users(move |users| users.register(username, password))
+        .users(move |users| users.register(username, password, client.0))
         .await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }

@@ -17,5 +17,6 @@ mod openapi;
 mod outage;
 mod persistence;
 mod posts;
+mod rate_limits;
 mod tokens;
 mod users;

@@ -134,7 +134,7 @@ fn login_opens_a_session_and_returns_a_pair() {
         .returning(|_| Ok(()));
     let pair = mocks
         .service()
-        .login(&attempt("alice", "correct horse"))
+        .login(&attempt("alice", "correct horse"), None)
         .unwrap();
     assert_eq!(pair.expires_in, 3600);
     assert_eq!(
@@ -168,7 +168,7 @@ fn login_of_an_unknown_user_still_spends_one_verification_on_the_dummy_hash() {
         .returning(|_, _| Ok(false));
     mocks.sessions.expect_create().never();
     assert_auth_error(
-        mocks.service().login(&attempt("nobody", "whatever1")),
+        mocks.service().login(&attempt("nobody", "whatever1"), None),
         AuthError::InvalidCredentials,
     );
 }
@@ -187,7 +187,7 @@ fn login_with_a_malformed_username_also_spends_one_verification() {
         .times(1)
         .returning(|_, _| Ok(false));
     assert_auth_error(
-        mocks.service().login(&attempt("' OR 1=1 --", "x")),
+        mocks.service().login(&attempt("' OR 1=1 --", "x"), None),
         AuthError::InvalidCredentials,
     );
 }
@@ -208,7 +208,7 @@ fn login_with_a_wrong_password_opens_no_session() {
         .returning(|_, _| Ok(false));
     mocks.sessions.expect_create().never();
     assert_auth_error(
-        mocks.service().login(&attempt("alice", "wrong one")),
+        mocks.service().login(&attempt("alice", "wrong one"), None),
         AuthError::InvalidCredentials,
     );
 }
@@ -231,7 +231,7 @@ fn login_with_a_password_past_72_bytes_fails_even_if_the_prefix_matches() {
     mocks.sessions.expect_create().never();
     let long = "p".repeat(73);
     assert_auth_error(
-        mocks.service().login(&attempt("alice", &long)),
+        mocks.service().login(&attempt("alice", &long), None),
         AuthError::InvalidCredentials,
     );
 }
@@ -251,7 +251,7 @@ fn refresh_rotates_the_refresh_token() {
         .times(1)
         .returning(|_, _, _, _| Ok(true));
     mocks.sessions.expect_revoke().never();
-    let pair = mocks.service().refresh("refresh-token").unwrap();
+    let pair = mocks.service().refresh("refresh-token", None).unwrap();
     assert_eq!(
         pair.refresh_token.expose_secret(),
         format!("refresh:{}", token_id(2))
@@ -276,7 +276,7 @@ fn reuse_of_a_rotated_refresh_token_revokes_the_session() {
         .times(1)
         .returning(|_, _| Ok(()));
     assert_auth_error(
-        mocks.service().refresh("old-refresh-token"),
+        mocks.service().refresh("old-refresh-token", None),
         AuthError::TokenRevoked,
     );
 }
@@ -287,7 +287,7 @@ fn an_access_token_cannot_refresh() {
     mocks.sessions.expect_find().never();
     mocks.sessions.expect_rotate_refresh_token().never();
     assert_auth_error(
-        mocks.service().refresh("access-token"),
+        mocks.service().refresh("access-token", None),
         AuthError::WrongTokenType,
     );
 }
@@ -303,7 +303,7 @@ fn refresh_of_a_logged_out_session_is_revoked_without_rotation() {
     });
     mocks.sessions.expect_rotate_refresh_token().never();
     assert_auth_error(
-        mocks.service().refresh("refresh-token"),
+        mocks.service().refresh("refresh-token", None),
         AuthError::TokenRevoked,
     );
 }
@@ -321,7 +321,7 @@ fn refresh_with_an_expired_or_invalid_token_says_which() {
             .expect_decode()
             .returning(move |_, _| Err(error.take().unwrap()));
         mocks.sessions.expect_find().never();
-        assert_auth_error(mocks.service().refresh("token"), expected);
+        assert_auth_error(mocks.service().refresh("token", None), expected);
     }
 }
 
@@ -333,7 +333,10 @@ fn a_token_naming_a_session_of_another_user_is_invalid() {
         .expect_find()
         .returning(|_| Ok(Some(session(1))));
     mocks.sessions.expect_rotate_refresh_token().never();
-    assert_auth_error(mocks.service().refresh("forged"), AuthError::InvalidToken);
+    assert_auth_error(
+        mocks.service().refresh("forged", None),
+        AuthError::InvalidToken,
+    );
 }
 
 #[test]
@@ -479,6 +482,46 @@ fn logout_never_revokes_a_session_of_someone_else() {
 }
 
 #[test]
+fn a_limited_login_costs_no_hash_and_no_lookup() {
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_verify().never();
+    mocks.users.expect_find_credentials().never();
+    let mut limiter = crate::ports::MockRateLimiter::new();
+    limiter.expect_hit().returning(|_, _, _| {
+        Ok(crate::RateDecision::Limited {
+            retry_after: Duration::milliseconds(1500),
+        })
+    });
+    let limit = crate::RateLimit {
+        max: 1,
+        window: Duration::MINUTE,
+    };
+    let service = mocks.service().with_rate_limits(
+        Arc::new(limiter),
+        RateLimits {
+            login_failures_per_username: limit,
+            login_per_address: limit,
+            register_per_address: limit,
+            refresh_per_address: limit,
+        },
+    );
+    let result = service.login(
+        &attempt("alice", "correct horse"),
+        Some(IpAddr::from([192, 0, 2, 1])),
+    );
+    // Whole seconds, rounded up.
+    assert!(
+        matches!(
+            result,
+            Err(DomainError::RateLimited {
+                retry_after_secs: 2
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
 fn purge_deletes_sessions_expired_now() {
     let mut mocks = Mocks::new();
     mocks
@@ -493,11 +536,111 @@ fn purge_deletes_sessions_expired_now() {
 /// The whole life of a login on the in-memory adapters, where mocks would
 /// only restate the code: the clock moves, tokens expire, a reuse revokes.
 mod on_in_memory_adapters {
+    use std::net::IpAddr;
+
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::UserService;
-    use crate::testing::{InMemoryStore, InMemoryTokens, ManualClock, PlainHasher, SequentialIds};
+    use crate::testing::{
+        InMemoryRateLimiter, InMemoryStore, InMemoryTokens, ManualClock, PlainHasher, SequentialIds,
+    };
+    use crate::{RateLimit, RateLimits, UserService};
+
+    const LIMITS: RateLimits = RateLimits {
+        login_failures_per_username: RateLimit {
+            max: 5,
+            window: Duration::minutes(15),
+        },
+        login_per_address: RateLimit {
+            max: 30,
+            window: Duration::minutes(1),
+        },
+        register_per_address: RateLimit {
+            max: 20,
+            window: Duration::hours(1),
+        },
+        refresh_per_address: RateLimit {
+            max: 2,
+            window: Duration::minutes(1),
+        },
+    };
+
+    fn address(last: u8) -> Option<IpAddr> {
+        Some(IpAddr::from([192, 0, 2, last]))
+    }
+
+    fn attempt_of(username: &str, password: &str) -> LoginAttempt {
+        LoginAttempt {
+            username: username.into(),
+            password: SecretString::from(password),
+        }
+    }
+
+    #[test]
+    fn five_failures_lock_a_username_even_for_the_right_password_until_the_window_ends() {
+        let (users, sessions, clock) = services();
+        let sessions = sessions.with_rate_limits(Arc::new(InMemoryRateLimiter::default()), LIMITS);
+        users
+            .register(
+                Username::parse("bob").unwrap(),
+                SecretString::from("battery staple"),
+                None,
+            )
+            .unwrap();
+        for n in 0..5 {
+            assert_auth_error(
+                sessions.login(&attempt_of("alice", "wrong password"), address(n)),
+                AuthError::InvalidCredentials,
+            );
+        }
+        clock.advance(Duration::minutes(5));
+        let limited = sessions.login(&attempt_of("alice", "correct horse"), address(9));
+        assert!(
+            matches!(
+                limited,
+                Err(DomainError::RateLimited {
+                    retry_after_secs: 600
+                })
+            ),
+            "{limited:?}"
+        );
+        assert!(
+            sessions
+                .login(&attempt_of("bob", "battery staple"), address(9))
+                .is_ok(),
+            "another name is not limited"
+        );
+        clock.advance(Duration::minutes(10));
+        assert!(
+            sessions
+                .login(&attempt_of("alice", "correct horse"), address(9))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn refreshes_are_limited_per_address() {
+        let (_, sessions, _) = services();
+        let pair = login(&sessions);
+        let sessions = sessions.with_rate_limits(Arc::new(InMemoryRateLimiter::default()), LIMITS);
+        let renewed = sessions
+            .refresh(pair.refresh_token.expose_secret(), address(1))
+            .unwrap();
+        let again = sessions
+            .refresh(renewed.refresh_token.expose_secret(), address(1))
+            .unwrap();
+        let limited = sessions.refresh(again.refresh_token.expose_secret(), address(1));
+        assert!(
+            matches!(limited, Err(DomainError::RateLimited { .. })),
+            "{limited:?}"
+        );
+        assert!(
+            sessions
+                .refresh(again.refresh_token.expose_secret(), address(2))
+                .is_ok(),
+            "another address is not limited, and the limited refresh spent no token"
+        );
+    }
 
     fn services() -> (UserService, SessionService, Arc<ManualClock>) {
         let store = Arc::new(InMemoryStore::default());
@@ -521,6 +664,7 @@ mod on_in_memory_adapters {
             .register(
                 Username::parse("alice").unwrap(),
                 SecretString::from("correct horse"),
+                None,
             )
             .unwrap();
         (users, sessions, clock)
@@ -528,10 +672,13 @@ mod on_in_memory_adapters {
 
     fn login(sessions: &SessionService) -> TokenPair {
         sessions
-            .login(&LoginAttempt {
-                username: "alice".into(),
-                password: SecretString::from("correct horse"),
-            })
+            .login(
+                &LoginAttempt {
+                    username: "alice".into(),
+                    password: SecretString::from("correct horse"),
+                },
+                None,
+            )
             .unwrap()
     }
 
@@ -545,7 +692,7 @@ mod on_in_memory_adapters {
             AuthError::TokenExpired,
         );
         let renewed = sessions
-            .refresh(pair.refresh_token.expose_secret())
+            .refresh(pair.refresh_token.expose_secret(), None)
             .unwrap();
         assert!(
             sessions
@@ -554,7 +701,7 @@ mod on_in_memory_adapters {
         );
         clock.advance(SESSION_TTL);
         assert_auth_error(
-            sessions.refresh(renewed.refresh_token.expose_secret()),
+            sessions.refresh(renewed.refresh_token.expose_secret(), None),
             AuthError::TokenExpired,
         );
     }
@@ -565,14 +712,14 @@ mod on_in_memory_adapters {
         let pair = login(&sessions);
         let other_login = login(&sessions);
         let renewed = sessions
-            .refresh(pair.refresh_token.expose_secret())
+            .refresh(pair.refresh_token.expose_secret(), None)
             .unwrap();
         assert_auth_error(
-            sessions.refresh(pair.refresh_token.expose_secret()),
+            sessions.refresh(pair.refresh_token.expose_secret(), None),
             AuthError::TokenRevoked,
         );
         assert_auth_error(
-            sessions.refresh(renewed.refresh_token.expose_secret()),
+            sessions.refresh(renewed.refresh_token.expose_secret(), None),
             AuthError::TokenRevoked,
         );
         assert_auth_error(

@@ -57,7 +57,7 @@ fn a_password_past_the_hashers_limit_is_weak_and_never_hashed() {
     mocks.users.expect_create().never();
     let result = mocks
         .service()
-        .register(alice_name(), SecretString::from("p".repeat(73)));
+        .register(alice_name(), SecretString::from("p".repeat(73)), None);
     assert!(
         matches!(
             result,
@@ -77,7 +77,7 @@ fn a_busy_hasher_is_unavailable_not_internal() {
         .expect_hash()
         .returning(|_| Err(HashError::Busy));
     mocks.users.expect_create().never();
-    let result = mocks.service().register(alice_name(), new_password());
+    let result = mocks.service().register(alice_name(), new_password(), None);
     assert!(
         matches!(result, Err(DomainError::Unavailable(_))),
         "{result:?}"
@@ -101,7 +101,7 @@ fn register_stores_the_hash_not_the_password() {
         .returning(|_| Ok(alice()));
     let user = mocks
         .service()
-        .register(Username::parse("alice").unwrap(), new_password());
+        .register(Username::parse("alice").unwrap(), new_password(), None);
     assert_eq!(user.unwrap(), alice());
 }
 
@@ -118,7 +118,7 @@ fn register_of_a_taken_username_is_a_conflict() {
         .returning(|_| Err(RepositoryError::Conflict));
     let result = mocks
         .service()
-        .register(Username::parse("alice").unwrap(), new_password());
+        .register(Username::parse("alice").unwrap(), new_password(), None);
     assert!(
         matches!(result, Err(DomainError::UsernameTaken)),
         "{result:?}"
@@ -135,7 +135,7 @@ fn register_reports_a_hasher_failure_as_internal() {
     mocks.users.expect_create().never();
     let result = mocks
         .service()
-        .register(Username::parse("alice").unwrap(), new_password());
+        .register(Username::parse("alice").unwrap(), new_password(), None);
     assert!(
         matches!(result, Err(DomainError::Internal(_))),
         "{result:?}"

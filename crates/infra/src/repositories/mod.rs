@@ -1,6 +1,7 @@
 //! Diesel implementations of the repository ports, one code for both backends.
 
 mod posts;
+mod rate_limits;
 mod sessions;
 mod users;
 
@@ -9,6 +10,7 @@ use blog_domain::{BoxError, PageRequest};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 pub use posts::DieselPostRepository;
+pub use rate_limits::DieselRateLimiter;
 pub use sessions::DieselSessionRepository;
 pub use users::DieselUserRepository;
 

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use blog_domain::ports::UserRepository;
 use blog_domain::testing::{
-    post_repository_contract, session_repository_contract, user_repository_contract,
+    post_repository_contract, rate_limiter_contract, session_repository_contract,
+    user_repository_contract,
 };
 use blog_domain::{NewUser, PasswordHash, User, Username};
 use blog_infra::testing::{TestBackend, TestDatabase};
 use blog_infra::{
-    DatabaseUrl, DbPool, DieselPostRepository, DieselSessionRepository, DieselUserRepository,
-    PoolOptions, db,
+    DatabaseUrl, DbPool, DieselPostRepository, DieselRateLimiter, DieselSessionRepository,
+    DieselUserRepository, PoolOptions, db,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -81,6 +82,7 @@ mod contracts {
         the_user_repository_meets_the_domain_contract,
         the_post_repository_meets_the_domain_contract,
         the_session_repository_meets_the_domain_contract,
+        the_rate_limiter_meets_the_domain_contract,
     );
 }
 
@@ -115,6 +117,13 @@ fn the_session_repository_meets_the_domain_contract(backend: TestBackend) {
             Arc::new(DieselSessionRepository::new(pool)),
             database,
         )
+    });
+}
+
+fn the_rate_limiter_meets_the_domain_contract(backend: TestBackend) {
+    rate_limiter_contract(|| {
+        let (pool, _, database) = fresh(backend);
+        (Arc::new(DieselRateLimiter::new(pool)), database)
     });
 }
 
