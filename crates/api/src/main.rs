@@ -31,6 +31,9 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Delete expired sessions and ended rate-limit windows once, then exit
+    /// (the server also does it every `database.session_purge_interval_secs`).
+    Purge,
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
             migrate(&settings)
         }
         // The admin commands print their result on stdout: no log there.
+        Command::Purge => purge(&settings, profile),
         Command::Users { command } => users(command, &settings, profile),
         Command::Config {
             command: ConfigCommand::Check,
@@ -162,6 +166,17 @@ fn user_line(user: &User) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     format!("{}\t{}\t{created}", user.id, user.username.as_str())
+}
+
+fn purge(settings: &Settings, profile: Profile) -> ExitCode {
+    match startup::purge(settings, profile) {
+        Ok(Some(report)) => print_lines(&[format!(
+            "purged {} expired sessions and {} ended rate-limit windows",
+            report.sessions, report.rate_limit_windows
+        )]),
+        Ok(None) => print_lines(&["another instance is purging: nothing done".to_owned()]),
+        Err(error) => fail(&format!("purge failed: {}", error_chain(&error))),
+    }
 }
 
 fn config_check(settings: &Settings, profile: Profile) -> ExitCode {

@@ -13,7 +13,9 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use blog_domain::ports::{PasswordHasher, RateLimiter, RepositoryError, UserRepository};
-use blog_domain::{PostService, SessionPorts, SessionService, TokenLifetimes, UserService};
+use blog_domain::{
+    PostService, Purge, PurgeReport, SessionPorts, SessionService, TokenLifetimes, UserService,
+};
 use blog_infra::{
     BcryptHasher, BoundedHasher, DbPool, DieselPostRepository, DieselRateLimiter,
     DieselSessionRepository, DieselUserRepository, JwtCodec, JwtOptions, OsRandomIds, PoolOptions,
@@ -50,6 +52,9 @@ pub enum StartupError {
     /// A setting is out of range.
     #[error("invalid setting: {0}")]
     Setting(String),
+    /// The purge failed.
+    #[error("purge failed: {0}")]
+    Purge(String),
     /// The address could not be bound.
     #[error("could not listen: {0}")]
     Io(#[from] std::io::Error),
@@ -59,7 +64,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    state: Arc<AppState>,
+    purge: PurgeTask,
     purge_interval: Duration,
     /// Turned true on SIGTERM or Ctrl-C: body reads under way give up.
     shutdown: watch::Sender<bool>,
@@ -103,6 +108,7 @@ impl Application {
         } else {
             None
         };
+        let purge = purge_task(&settings, pool.clone());
         let state = Arc::new(app_state(&settings, secret, hasher, pool, up_to_date));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
@@ -147,7 +153,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
-            state,
+            purge,
             purge_interval: Duration::from_secs(
                 settings.database.session_purge_interval_secs.max(1),
             ),
@@ -172,12 +178,12 @@ impl Application {
     }
 
     /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
-    /// Expired sessions are purged in the background meanwhile.
+    /// Expired state is purged in the background meanwhile.
     ///
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let purge = actix_web::rt::spawn(purge_expired_sessions(self.state, self.purge_interval));
+        let purge = actix_web::rt::spawn(purge_periodically(self.purge, self.purge_interval));
         let handle = self.server.handle();
         let shutdown = self.shutdown;
         let signals = actix_web::rt::spawn(async move {
@@ -405,27 +411,62 @@ async fn blocking<T: Send + 'static>(
         .map_err(|error| StartupError::Io(std::io::Error::other(error)))
 }
 
-async fn purge_expired_sessions(state: Arc<AppState>, every: Duration) {
+/// One purge, run by one instance at a time: `None` when another was
+/// purging the same database.
+type PurgeTask = Arc<dyn Fn() -> Result<Option<PurgeReport>, String> + Send + Sync>;
+
+/// The purge of `settings`' database on `pool` (which needs two connections).
+fn purge_task(settings: &Settings, pool: DbPool) -> PurgeTask {
+    let limiter: Arc<dyn RateLimiter> = Arc::new(DieselRateLimiter::new(pool.clone()));
+    let purge = Purge::new(
+        Arc::new(DieselSessionRepository::new(pool.clone())),
+        settings.rate_limit.limits().map(|limits| (limiter, limits)),
+        Arc::new(SystemClock),
+    );
+    Arc::new(move || {
+        db::exclusively(&pool, || purge.run())
+            .map_err(|error| error_chain(&error))?
+            .transpose()
+            .map_err(|error| error_chain(&error))
+    })
+}
+
+async fn purge_periodically(purge: PurgeTask, every: Duration) {
     let mut interval = tokio::time::interval(every);
     loop {
         interval.tick().await;
-        match state
-            .sessions(|sessions| sessions.purge_expired_sessions())
-            .await
-        {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "expired sessions purged"),
-            Err(error) => tracing::warn!(?error, "could not purge expired sessions"),
-        }
-        match state
-            .sessions(|sessions| sessions.purge_expired_rate_limits())
-            .await
-        {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "ended rate-limit windows purged"),
-            Err(error) => tracing::warn!(?error, "could not purge rate-limit windows"),
+        let purge = Arc::clone(&purge);
+        match tokio::task::spawn_blocking(move || purge()).await {
+            Ok(Ok(Some(report))) if report != PurgeReport::default() => tracing::info!(
+                sessions = report.sessions,
+                rate_limit_windows = report.rate_limit_windows,
+                "purged"
+            ),
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => tracing::debug!("another instance is purging"),
+            Ok(Err(cause)) => tracing::warn!(%cause, "could not purge"),
+            Err(error) => tracing::warn!(%error, "the purge panicked"),
         }
     }
+}
+
+/// `blog-api purge`: one purge now, for cron-style deployments. `None`
+/// when another instance was purging.
+///
+/// # Errors
+/// [`StartupError`] for a bad setting or an unusable database.
+pub fn purge(settings: &Settings, profile: Profile) -> Result<Option<PurgeReport>, StartupError> {
+    settings.validate().map_err(StartupError::Setting)?;
+    let url = db::DatabaseUrl::parse(&settings.database.url)?;
+    let pool = db::pool(
+        &url,
+        &PoolOptions {
+            max_size: 2,
+            connection_timeout: settings.database.connect_timeout(),
+        },
+    );
+    check_migrations(&pool, settings.database.migrate_on_start, profile)?;
+    purge_task(settings, pool)().map_err(StartupError::Purge)
 }
 
 /// Headers for a JSON API that no browser should render, frame or cache

@@ -251,14 +251,6 @@ impl SessionService {
         Ok(())
     }
 
-    /// Deletes the sessions past their expiry; their tokens are expired too.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub fn purge_expired_sessions(&self) -> Result<u64, DomainError> {
-        Ok(self.ports.sessions.delete_expired(self.ports.clock.now())?)
-    }
-
     /// The login limits, before any password work.
     fn check_login_limits(
         &self,
@@ -269,25 +261,41 @@ impl SessionService {
             return Ok(());
         };
         let now = self.ports.clock.now();
-        let limited = client
-            .map_or(Ok(()), |address| {
-                limiting.hit(LimitKey::LoginAddress(address), now)
-            })
-            .and_then(|()| {
-                username.map_or(Ok(()), |username| {
-                    limiting.peek(LimitKey::LoginFailures(username), now)
-                })
-            });
-        if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
-            warn!(
-                target: AUTH_EVENTS,
-                event = "login_rate_limited",
-                retry_after_secs,
-                client = ?client,
-                "login rate limited"
-            );
+        if let Some(address) = client {
+            let limited = limiting.hit(LimitKey::LoginAddress(address), now);
+            if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
+                let limit = limiting.limits.login_per_address;
+                warn!(
+                    target: AUTH_EVENTS,
+                    event = "login_rate_limited",
+                    limit = "address",
+                    %address,
+                    max = limit.max,
+                    window_secs = limit.window.whole_seconds(),
+                    retry_after_secs,
+                    "login burst from one address: rate limited"
+                );
+            }
+            limited?;
         }
-        limited
+        if let Some(username) = username {
+            let limited = limiting.peek(LimitKey::LoginFailures(username), now);
+            if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
+                let limit = limiting.limits.login_failures_per_username;
+                warn!(
+                    target: AUTH_EVENTS,
+                    event = "login_rate_limited",
+                    limit = "username",
+                    username = username.as_str(),
+                    failures = limit.max,
+                    window_secs = limit.window.whole_seconds(),
+                    retry_after_secs,
+                    "failed-login burst on one username: rate limited"
+                );
+            }
+            limited?;
+        }
+        Ok(())
     }
 
     /// Counts a failed login against its username (malformed names, which
@@ -303,30 +311,6 @@ impl SessionService {
             }
             _ => Ok(()),
         }
-    }
-
-    /// Deletes the rate limiter's windows that have ended (those that
-    /// started more than the longest window ago); none without limits.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub fn purge_expired_rate_limits(&self) -> Result<u64, DomainError> {
-        let Some(limiting) = &self.limiting else {
-            return Ok(0);
-        };
-        let limits = limiting.limits;
-        let longest = [
-            limits.login_failures_per_username,
-            limits.login_per_address,
-            limits.register_per_address,
-            limits.refresh_per_address,
-        ]
-        .iter()
-        .map(|limit| limit.window)
-        .max()
-        .unwrap_or_default();
-        let before = self.ports.clock.now() - longest;
-        Ok(limiting.limiter.delete_started_before(before)?)
     }
 
     fn verify(

@@ -195,6 +195,9 @@ pub enum DbError {
     /// Migrations failed.
     #[error("could not apply the database migrations")]
     Migrations(#[source] BoxError),
+    /// The purge lock could not be asked for.
+    #[error("could not take the purge lock")]
+    Lock(#[source] BoxError),
 }
 
 /// Builds the pool for `url` without connecting yet, so that a database
@@ -293,6 +296,44 @@ fn pending<DB: diesel::backend::Backend>(
         .run_pending_migrations(migrations)
         .map(|applied| applied.len())
         .map_err(DbError::Migrations)
+}
+
+/// Any fixed number: the key of the advisory lock that lets one instance
+/// purge at a time.
+const PURGE_LOCK_KEY: i64 = 0x626c_6f67_7075_7267; // "blogpurg"
+
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+/// Runs `work` unless another instance is purging the same database now:
+/// on PostgreSQL under an advisory lock taken without waiting (`None` when
+/// another holds it); on SQLite, which one instance serves, at once.
+/// `work` takes its own connections: the pool needs two.
+///
+/// # Errors
+/// [`DbError`] when no connection can be had or the lock cannot be asked for.
+pub fn exclusively<T>(pool: &DbPool, work: impl FnOnce() -> T) -> Result<Option<T>, DbError> {
+    let mut connection = pool.get()?;
+    let DbConnection::Postgres(connection) = &mut *connection else {
+        return Ok(Some(work()));
+    };
+    let lock_error = |error| DbError::Lock(Box::new(error));
+    let locked: Locked = diesel::sql_query(format!(
+        "SELECT pg_try_advisory_lock({PURGE_LOCK_KEY}) AS locked"
+    ))
+    .get_result(connection)
+    .map_err(lock_error)?;
+    if !locked.locked {
+        return Ok(None);
+    }
+    let done = work();
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({PURGE_LOCK_KEY})"))
+        .execute(connection)
+        .map_err(lock_error)?;
+    Ok(Some(done))
 }
 
 /// How the database's applied migrations compare with this binary's.

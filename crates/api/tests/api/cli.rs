@@ -667,10 +667,45 @@ fn every_command_has_help_and_the_binary_a_version() {
         (&["config", "check", "--help"], "redacted"),
         (&["serve", "--help"], "Serve"),
         (&["migrate", "--help"], "migrations"),
+        (&["purge", "--help"], "expired sessions"),
     ] {
         let output = run(dir.path(), &[], args, "");
         let text = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{args:?}");
         assert!(text.contains(mentions), "{args:?}: {text}");
     }
+}
+
+#[test]
+fn purge_deletes_expired_sessions_once_and_says_how_many() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sessions of one second, so that they expire during the test.
+    let short = [
+        ("JWT_ACCESS_TOKEN_EXPIRES", "1"),
+        ("JWT_REFRESH_TOKEN_EXPIRES", "1"),
+        ("JWT_SECRET_KEY", "q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3sx"),
+    ];
+    let mut server = Server::start(dir.path(), &short);
+    access_token(server.port);
+    let credentials = r#"{"username": "alice", "password": "correct horse"}"#;
+    assert_eq!(
+        http(server.port, "POST", "/api/v1/login", None, credentials).0,
+        200
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+
+    let purged = run(dir.path(), &short, &["purge"], "");
+    assert!(purged.status.success(), "{}", stderr(&purged));
+    assert_eq!(
+        String::from_utf8(purged.stdout).unwrap().trim(),
+        "purged 2 expired sessions and 0 ended rate-limit windows"
+    );
+    let again = run(dir.path(), &short, &["purge"], "");
+    assert!(
+        String::from_utf8(again.stdout)
+            .unwrap()
+            .contains("purged 0 expired sessions")
+    );
 }

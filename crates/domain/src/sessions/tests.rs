@@ -521,18 +521,6 @@ fn a_limited_login_costs_no_hash_and_no_lookup() {
     );
 }
 
-#[test]
-fn purge_deletes_sessions_expired_now() {
-    let mut mocks = Mocks::new();
-    mocks
-        .sessions
-        .expect_delete_expired()
-        .with(eq(NOW))
-        .times(1)
-        .returning(|_| Ok(3));
-    assert_eq!(mocks.service().purge_expired_sessions().unwrap(), 3);
-}
-
 /// The whole life of a login on the in-memory adapters, where mocks would
 /// only restate the code: the clock moves, tokens expire, a reuse revokes.
 mod on_in_memory_adapters {

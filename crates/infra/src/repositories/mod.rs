@@ -39,3 +39,23 @@ fn total(count: i64) -> u64 {
 fn corrupt(error: impl Into<BoxError>) -> RepositoryError {
     RepositoryError::Internal(error.into())
 }
+
+/// Rows a purge deletes in one statement.
+const PURGE_BATCH: i64 = 500;
+
+/// Runs `delete_batch` (select up to [`PURGE_BATCH`] keys, delete them)
+/// until it deletes less than a whole batch; returns the rows deleted in
+/// all. Each batch is its own short statement, so a purge never holds its
+/// locks for long.
+fn in_batches(
+    mut delete_batch: impl FnMut() -> Result<usize, diesel::result::Error>,
+) -> Result<u64, RepositoryError> {
+    let mut deleted = 0_u64;
+    loop {
+        let batch = delete_batch().map_err(crate::db::repository_error)?;
+        deleted += u64::try_from(batch).unwrap_or(u64::MAX);
+        if i64::try_from(batch).unwrap_or(i64::MAX) < PURGE_BATCH {
+            return Ok(deleted);
+        }
+    }
+}

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use time::{Duration, OffsetDateTime};
 
+use super::{PURGE_BATCH, in_batches};
 use crate::db::{DbConnection, DbPool, connection, repository_error};
 use crate::schema::rate_limits;
 
@@ -115,11 +116,15 @@ impl RateLimiter for DieselRateLimiter {
 
     fn delete_started_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        let deleted = diesel::delete(
-            rate_limits::table.filter(rate_limits::window_start.lt(before.unix_timestamp())),
-        )
-        .execute(&mut conn)
-        .map_err(repository_error)?;
-        Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+        let ended = rate_limits::window_start.lt(before.unix_timestamp());
+        in_batches(|| {
+            let keys: Vec<String> = rate_limits::table
+                .select(rate_limits::key)
+                .filter(ended)
+                .limit(PURGE_BATCH)
+                .load(&mut conn)?;
+            diesel::delete(rate_limits::table.filter(rate_limits::key.eq_any(keys)))
+                .execute(&mut conn)
+        })
     }
 }

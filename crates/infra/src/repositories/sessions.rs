@@ -5,7 +5,7 @@ use blog_domain::{Session, SessionId, TokenId, UserId};
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{corrupt, from_db_time, to_db_time};
+use super::{PURGE_BATCH, corrupt, from_db_time, in_batches, to_db_time};
 use crate::db::{DbPool, connection, repository_error};
 use crate::schema::sessions;
 
@@ -114,10 +114,15 @@ impl SessionRepository for DieselSessionRepository {
 
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        let deleted =
-            diesel::delete(sessions::table.filter(sessions::expires_at.le(to_db_time(now))))
-                .execute(&mut conn)
-                .map_err(repository_error)?;
-        Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+        let expired = sessions::expires_at.le(to_db_time(now));
+        // In batches: no statement holds its locks for long.
+        in_batches(|| {
+            let ids: Vec<String> = sessions::table
+                .select(sessions::id)
+                .filter(expired)
+                .limit(PURGE_BATCH)
+                .load(&mut conn)?;
+            diesel::delete(sessions::table.filter(sessions::id.eq_any(ids))).execute(&mut conn)
+        })
     }
 }

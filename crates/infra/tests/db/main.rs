@@ -71,6 +71,7 @@ mod pooled {
         crate::on_a_pool;
         migrations_can_run_twice,
         a_migrated_database_is_up_to_date,
+        a_purge_deletes_more_than_a_batch_of_expired_sessions_and_keeps_live_ones,
     );
 }
 
@@ -125,6 +126,63 @@ fn the_rate_limiter_meets_the_domain_contract(backend: TestBackend) {
         let (pool, _, database) = fresh(backend);
         (Arc::new(DieselRateLimiter::new(pool)), database)
     });
+}
+
+fn a_purge_deletes_more_than_a_batch_of_expired_sessions_and_keeps_live_ones(pool: &DbPool) {
+    use blog_domain::ports::SessionRepository;
+    use diesel::RunQueryDsl;
+    let alice = create_user(pool, "alice");
+    // 1,100 expired sessions in one statement: more than two purge batches.
+    let insert = match &mut *pool.get().unwrap() {
+        db::DbConnection::Sqlite(connection) => diesel::sql_query(format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100) \
+             INSERT INTO sessions (id, user_id, refresh_token_id, created_at, expires_at) \
+             SELECT printf('%032x', i), {}, printf('%032x', i), '2026-01-01 00:00:00', \
+             '2026-01-01 00:00:00' FROM n",
+            alice.id
+        ))
+        .execute(connection),
+        db::DbConnection::Postgres(connection) => diesel::sql_query(format!(
+            "INSERT INTO sessions (id, user_id, refresh_token_id, created_at, expires_at) \
+             SELECT lpad(to_hex(i), 32, '0'), {}, lpad(to_hex(i), 32, '0'), \
+             timestamp '2026-01-01', timestamp '2026-01-01' FROM generate_series(1, 1100) i",
+            alice.id
+        ))
+        .execute(connection),
+    };
+    assert_eq!(insert.unwrap(), 1100);
+    let sessions = DieselSessionRepository::new(pool.clone());
+    let live = blog_domain::Session {
+        id: blog_domain::SessionId::from_bytes([0xee; 16]),
+        user_id: alice.id,
+        refresh_token_id: blog_domain::TokenId::from_bytes([0xee; 16]),
+        created_at: NOW,
+        expires_at: NOW + time::Duration::days(1),
+        revoked_at: None,
+    };
+    sessions.create(&live).unwrap();
+    assert_eq!(sessions.delete_expired(NOW).unwrap(), 1100);
+    assert_eq!(sessions.find(&live.id).unwrap(), Some(live));
+    assert_eq!(sessions.delete_expired(NOW).unwrap(), 0);
+}
+
+#[test]
+#[cfg_attr(not(blog_postgres_tests), ignore = "needs BLOG_TEST_POSTGRES_URL")]
+fn one_instance_purges_at_a_time_on_postgres() {
+    let database = TestDatabase::new(TestBackend::Postgres);
+    let pool = pool(&database);
+    let other = pool.clone();
+    let nested = db::exclusively(&pool, || {
+        // While one holds the lock, another instance's purge is skipped.
+        db::exclusively(&other, || "ran").unwrap()
+    })
+    .unwrap();
+    assert_eq!(nested, Some(None));
+    assert_eq!(
+        db::exclusively(&pool, || "ran").unwrap(),
+        Some("ran"),
+        "released"
+    );
 }
 
 fn migrations_can_run_twice(pool: &DbPool) {

@@ -1,0 +1,124 @@
+//! [`Purge`]: the periodic cleanup of state that has outlived its use.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::ports::{Clock, RateLimiter, SessionRepository};
+use crate::{DomainError, RateLimits};
+
+/// What one purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Sessions past their expiry (revoked or not: a revoked session is
+    /// kept until then, so that its tokens keep answering `token_revoked`).
+    pub sessions: u64,
+    /// Rate-limit windows that have ended.
+    pub rate_limit_windows: u64,
+}
+
+/// Deletes expired sessions and ended rate-limit windows. The adapters
+/// delete in bounded batches; running one purge at a time across instances
+/// is the caller's (the composition root takes a lock).
+#[derive(Clone)]
+pub struct Purge {
+    sessions: Arc<dyn SessionRepository>,
+    limiting: Option<(Arc<dyn RateLimiter>, RateLimits)>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Purge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Purge").finish_non_exhaustive()
+    }
+}
+
+impl Purge {
+    /// A purge of `sessions`, and of `limiter`'s windows when given (with
+    /// the limits, whose longest window says which windows have ended).
+    pub fn new(
+        sessions: Arc<dyn SessionRepository>,
+        limiting: Option<(Arc<dyn RateLimiter>, RateLimits)>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            sessions,
+            limiting,
+            clock,
+        }
+    }
+
+    /// Runs once.
+    ///
+    /// # Errors
+    /// Store failures; what was deleted before one stays deleted.
+    pub fn run(&self) -> Result<PurgeReport, DomainError> {
+        let now = self.clock.now();
+        let sessions = self.sessions.delete_expired(now)?;
+        let rate_limit_windows = match &self.limiting {
+            Some((limiter, limits)) => {
+                let longest = [
+                    limits.login_failures_per_username,
+                    limits.login_per_address,
+                    limits.register_per_address,
+                    limits.refresh_per_address,
+                ]
+                .iter()
+                .map(|limit| limit.window)
+                .max()
+                .unwrap_or_default();
+                limiter.delete_started_before(now - longest)?
+            }
+            None => 0,
+        };
+        Ok(PurgeReport {
+            sessions,
+            rate_limit_windows,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+    use crate::RateLimit;
+    use crate::ports::{MockRateLimiter, MockSessionRepository};
+    use crate::testing::EPOCH;
+    use crate::testing::ManualClock;
+
+    #[test]
+    fn a_purge_deletes_expired_sessions_and_windows_past_the_longest() {
+        let mut sessions = MockSessionRepository::new();
+        sessions
+            .expect_delete_expired()
+            .withf(|now| *now == EPOCH)
+            .times(1)
+            .returning(|_| Ok(3));
+        let mut limiter = MockRateLimiter::new();
+        limiter
+            .expect_delete_started_before()
+            .withf(|before| *before == EPOCH - Duration::hours(1))
+            .times(1)
+            .returning(|_| Ok(7));
+        let limit = |window| RateLimit { max: 1, window };
+        let limits = RateLimits {
+            login_failures_per_username: limit(Duration::minutes(15)),
+            login_per_address: limit(Duration::minutes(1)),
+            register_per_address: limit(Duration::hours(1)),
+            refresh_per_address: limit(Duration::minutes(1)),
+        };
+        let purge = Purge::new(
+            Arc::new(sessions),
+            Some((Arc::new(limiter), limits)),
+            Arc::new(ManualClock::default()),
+        );
+        assert_eq!(
+            purge.run().unwrap(),
+            PurgeReport {
+                sessions: 3,
+                rate_limit_windows: 7
+            }
+        );
+    }
+}
