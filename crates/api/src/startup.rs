@@ -80,14 +80,7 @@ impl Application {
     pub async fn build(settings: Settings, profile: Profile) -> Result<Self, StartupError> {
         settings.validate().map_err(StartupError::Setting)?;
         let secret = jwt_secret(&settings, profile)?;
-        let url = db::DatabaseUrl::parse(&settings.database.url)?;
-        let pool = db::pool(
-            &url,
-            &PoolOptions {
-                max_size: settings.database.pool_size,
-                connection_timeout: settings.database.connect_timeout(),
-            },
-        );
+        let pool = open_pool(&settings, settings.database.pool_size)?;
         let migrate = settings.database.migrate_on_start;
         let checked_pool = pool.clone();
         let up_to_date =
@@ -214,14 +207,7 @@ impl Application {
 /// [`StartupError`] when the URL is unusable, the database unreachable or
 /// a migration fails.
 pub fn migrate(settings: &Settings) -> Result<(), StartupError> {
-    let url = db::DatabaseUrl::parse(&settings.database.url)?;
-    let pool = db::pool(
-        &url,
-        &PoolOptions {
-            max_size: 1,
-            connection_timeout: settings.database.connect_timeout(),
-        },
-    );
+    let pool = open_pool(settings, 1)?;
     check_migrations(&pool, true, Profile::Production).map(drop)
 }
 
@@ -233,14 +219,7 @@ pub fn migrate(settings: &Settings) -> Result<(), StartupError> {
 /// [`StartupError`] for a bad setting, an unusable URL or database.
 pub fn user_service(settings: &Settings, profile: Profile) -> Result<UserService, StartupError> {
     settings.validate().map_err(StartupError::Setting)?;
-    let url = db::DatabaseUrl::parse(&settings.database.url)?;
-    let pool = db::pool(
-        &url,
-        &PoolOptions {
-            max_size: 1,
-            connection_timeout: settings.database.connect_timeout(),
-        },
-    );
+    let pool = open_pool(settings, 1)?;
     check_migrations(&pool, settings.database.migrate_on_start, profile)?;
     let hasher = BcryptHasher::new(settings.password.bcrypt_cost)
         .map_err(|error| StartupError::Setting(error.to_string()))?;
@@ -267,6 +246,18 @@ pub fn check_settings(settings: &Settings, profile: Profile) -> Result<(), Start
     }
     db::DatabaseUrl::parse(&settings.database.url)?;
     Ok(())
+}
+
+/// The pool on the configured database: built, not connected yet.
+fn open_pool(settings: &Settings, max_size: u32) -> Result<DbPool, StartupError> {
+    let url = db::DatabaseUrl::parse(&settings.database.url)?;
+    Ok(db::pool(
+        &url,
+        &PoolOptions {
+            max_size,
+            connection_timeout: settings.database.connect_timeout(),
+        },
+    ))
 }
 
 /// Migrates when asked to, then compares the database's migrations with
@@ -457,14 +448,7 @@ async fn purge_periodically(purge: PurgeTask, every: Duration) {
 /// [`StartupError`] for a bad setting or an unusable database.
 pub fn purge(settings: &Settings, profile: Profile) -> Result<Option<PurgeReport>, StartupError> {
     settings.validate().map_err(StartupError::Setting)?;
-    let url = db::DatabaseUrl::parse(&settings.database.url)?;
-    let pool = db::pool(
-        &url,
-        &PoolOptions {
-            max_size: 2,
-            connection_timeout: settings.database.connect_timeout(),
-        },
-    );
+    let pool = open_pool(settings, 2)?;
     check_migrations(&pool, settings.database.migrate_on_start, profile)?;
     purge_task(settings, pool)().map_err(StartupError::Purge)
 }
