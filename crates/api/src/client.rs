@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use actix_web::HttpRequest;
 use actix_web::http::header::HeaderMap;
 use ipnet::IpNet;
 
@@ -48,6 +49,19 @@ impl TrustedProxies {
         }
         client
     }
+}
+
+/// The client address of `request`, as the app's [`TrustedProxies`] decide
+/// it (the peer when none are registered); `None` without a peer address.
+pub fn client_address(request: &HttpRequest) -> Option<IpAddr> {
+    let peer = request.peer_addr()?.ip();
+    Some(
+        request
+            .app_data::<TrustedProxies>()
+            .map_or(peer, |proxies| {
+                proxies.client_address(peer, request.headers())
+            }),
+    )
 }
 
 /// An address as proxies write it: bare, or with a port.

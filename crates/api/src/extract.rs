@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tracing_actix_web::RootSpan;
 use utoipa::IntoParams;
 
-use crate::client::TrustedProxies;
+use crate::client::client_address;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -82,7 +82,7 @@ fn is_b64token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
-/// The client's address, as [`TrustedProxies`] decides it: what rate limits
+/// The client's address, as the trusted proxies decide it: what rate limits
 /// count. `None` when the connection has no peer address (a test socket).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub Option<IpAddr>);
@@ -92,14 +92,7 @@ impl FromRequest for ClientAddress {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let address = request.peer_addr().map(|peer| {
-            request
-                .app_data::<TrustedProxies>()
-                .map_or(peer.ip(), |proxies| {
-                    proxies.client_address(peer.ip(), request.headers())
-                })
-        });
-        std::future::ready(Ok(Self(address)))
+        std::future::ready(Ok(Self(client_address(request))))
     }
 }
 

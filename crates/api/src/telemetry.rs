@@ -16,7 +16,7 @@ use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::client::TrustedProxies;
+use crate::client::client_address;
 use crate::configuration::{LogFormat, LogSettings};
 use crate::metrics::AuthEventMetrics;
 
@@ -53,7 +53,7 @@ pub fn init(settings: &LogSettings) {
 
 /// The span of each request: method, route template, path without its query
 /// (a token put in `?access_token=` never reaches the log), the client
-/// address as [`TrustedProxies`] decides it (not as the client claims),
+/// address as the trusted proxies decide it (not as the client claims),
 /// the user agent with control characters escaped, and the user id once
 /// the access token is checked.
 pub struct RequestSpan;
@@ -63,13 +63,7 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let client_ip = request.peer_addr().map(|peer| {
-            request
-                .app_data::<TrustedProxies>()
-                .map_or(peer.ip(), |proxies| {
-                    proxies.client_address(peer.ip(), request.headers())
-                })
-        });
+        let client_ip = client_address(request.request());
         let user_agent = request
             .headers()
             .get(header::USER_AGENT)
