@@ -102,7 +102,7 @@ impl Application {
             None
         };
         let purge = purge_task(&settings, pool.clone());
-        let state = Arc::new(app_state(&settings, secret, hasher, pool, up_to_date));
+        let data = web::Data::new(app_state(&settings, secret, hasher, pool, up_to_date));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
@@ -115,7 +115,6 @@ impl Application {
                 .trusted_proxies()
                 .map_err(StartupError::Setting)?,
         );
-        let data = web::Data::from(Arc::clone(&state));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())

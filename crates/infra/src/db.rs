@@ -316,8 +316,9 @@ struct Locked {
 /// # Errors
 /// [`DbError`] when no connection can be had or the lock cannot be asked for.
 pub fn exclusively<T>(pool: &DbPool, work: impl FnOnce() -> T) -> Result<Option<T>, DbError> {
-    let mut connection = pool.get()?;
-    let DbConnection::Postgres(connection) = &mut *connection else {
+    let mut pooled = pool.get()?;
+    let DbConnection::Postgres(connection) = &mut *pooled else {
+        drop(pooled);
         return Ok(Some(work()));
     };
     let lock_error = |error| DbError::Lock(Box::new(error));
@@ -329,11 +330,16 @@ pub fn exclusively<T>(pool: &DbPool, work: impl FnOnce() -> T) -> Result<Option<
     if !locked.locked {
         return Ok(None);
     }
-    let done = work();
+    // The lock belongs to the connection, which goes back to the pool: it
+    // is released even if `work` panics, or every later purge would skip.
+    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
     diesel::sql_query(format!("SELECT pg_advisory_unlock({PURGE_LOCK_KEY})"))
         .execute(connection)
         .map_err(lock_error)?;
-    Ok(Some(done))
+    match done {
+        Ok(done) => Ok(Some(done)),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// How the database's applied migrations compare with this binary's.

@@ -19,6 +19,7 @@ blog_infra::backend_matrix!(
     unknown_members_are_ignored_even_when_null,
     compressed_bodies_are_415_and_change_nothing,
     logout_with_an_unreadable_body_answers_like_any_endpoint_and_logs_nothing_out,
+    a_rejected_token_answers_401_before_a_bad_body,
     only_the_canonical_decimal_form_names_a_post,
     a_trickling_or_short_body_gets_a_json_408_and_the_connection_closes,
     readyz_is_503_until_the_migrations_are_applied,
@@ -240,6 +241,36 @@ async fn logout_with_an_unreadable_body_answers_like_any_endpoint_and_logs_nothi
         )
         .await;
     assert_eq!(response.status, 200);
+}
+
+/// The token is checked on the blocking pool, so its answer comes after a
+/// body's: without deferring the body's error, 415 or 400 would win.
+async fn a_rejected_token_answers_401_before_a_bad_body(app: TestApp) {
+    let (_, tokens) = app.user("alice").await;
+    let post = app.create_post(&tokens.access, "title", "content").await;
+    let (head, _) = tokens.access.rsplit_once('.').unwrap();
+    let forged = format!("Bearer {head}.AAAA");
+    let path = format!("/api/v1/posts/{}", post["id"]);
+    for (method, path) in [
+        (Method::POST, "/api/v1/posts"),
+        (Method::PUT, path.as_str()),
+        (Method::POST, "/api/v1/logout"),
+    ] {
+        for (content_type, body) in [
+            ("text/plain", &b"{}"[..]),
+            ("application/json", b"{not json"),
+        ] {
+            app.send_raw(
+                method.clone(),
+                path,
+                &[("content-type", content_type), ("authorization", &forged)],
+                body.to_vec(),
+            )
+            .await
+            .assert_error(401, "invalid_token");
+        }
+    }
+    assert_eq!(app.get(&path).await.json(), post);
 }
 
 async fn only_the_canonical_decimal_form_names_a_post(app: TestApp) {

@@ -183,6 +183,17 @@ fn one_instance_purges_at_a_time_on_postgres() {
         Some("ran"),
         "released"
     );
+    // A purge that panics releases the lock too.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        db::exclusively(&pool, || panic!("purge failed"))
+    }));
+    assert!(panicked.is_err());
+    // Asked from connections of another pool, that is another session.
+    assert_eq!(
+        db::exclusively(&self::pool(&database), || "ran").unwrap(),
+        Some("ran"),
+        "released after a panic"
+    );
 }
 
 fn migrations_can_run_twice(pool: &DbPool) {
