@@ -141,6 +141,10 @@ impl Settings {
                 "database.connect_timeout_secs must be at least 1",
             ),
             (
+                self.database.event_retention_days >= 1,
+                "database.event_retention_days must be at least 1",
+            ),
+            (
                 self.jwt.access_ttl_secs >= 1,
                 "JWT_ACCESS_TOKEN_EXPIRES must be at least 1 second",
             ),
@@ -302,14 +306,22 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     /// Whether `serve` applies pending migrations first.
     pub migrate_on_start: bool,
-    /// Seconds between purges of expired sessions.
+    /// Seconds between purges of expired sessions, ended rate-limit
+    /// windows and old security events.
     pub session_purge_interval_secs: u64,
+    /// Days security events are kept.
+    pub event_retention_days: u16,
 }
 
 impl DatabaseSettings {
     /// The connection timeout.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
+    }
+
+    /// How long security events are kept.
+    pub fn event_retention(&self) -> time::Duration {
+        time::Duration::days(i64::from(self.event_retention_days))
     }
 }
 
@@ -664,6 +676,11 @@ mod tests {
         );
         for (variable, value, named) in [
             ("APP__DATABASE__POOL_SIZE", "0", "pool_size"),
+            (
+                "APP__DATABASE__EVENT_RETENTION_DAYS",
+                "0",
+                "event_retention_days",
+            ),
             ("JWT_ACCESS_TOKEN_EXPIRES", "0", "JWT_ACCESS_TOKEN_EXPIRES"),
             (
                 "JWT_REFRESH_TOKEN_EXPIRES",

@@ -2,7 +2,6 @@
 //! read after the other checks.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::mime;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use blog_domain::{PageRequest, Principal, ValidationError};
+use blog_domain::{Client, PageRequest, Principal, UserAgent, ValidationError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -82,17 +81,25 @@ fn is_b64token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
-/// The client's address, as the trusted proxies decide it: what rate limits
-/// count. `None` when the connection has no peer address (a test socket).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub Option<IpAddr>);
+/// Who the client is: its address, as the trusted proxies decide it (what
+/// rate limits count; `None` when the connection has no peer address, a
+/// test socket), and its `User-Agent`. What security events record.
+#[derive(Debug, Clone)]
+pub struct ClientInfo(pub Client);
 
-impl FromRequest for ClientAddress {
+impl FromRequest for ClientInfo {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(Ok(Self(client_address(request))))
+        let user_agent = request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|value| UserAgent::new(&String::from_utf8_lossy(value.as_bytes())));
+        std::future::ready(Ok(Self(Client {
+            address: client_address(request),
+            user_agent,
+        })))
     }
 }
 

@@ -8,7 +8,7 @@ use blog_api::configuration::{self, Profile, Settings};
 use blog_api::error::error_chain;
 use blog_api::startup::{self, Application};
 use blog_api::telemetry;
-use blog_domain::{PageRequest, User, Username};
+use blog_domain::{Client, PageRequest, User, UserAgent, Username};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
@@ -141,7 +141,7 @@ fn users(command: UsersCommand, settings: &Settings, profile: Profile) -> ExitCo
             let password = SecretString::from(password.trim_end_matches(['\r', '\n']));
             let created = Username::parse(username)
                 .map_err(blog_domain::DomainError::from)
-                .and_then(|username| users.register(username, password, None));
+                .and_then(|username| users.register(username, password, &cli_client()));
             match created {
                 Ok(user) => print_lines(&[user_line(&user)]),
                 Err(error) => fail(&format!("cannot create the user: {}", error_chain(&error))),
@@ -159,6 +159,14 @@ fn users(command: UsersCommand, settings: &Settings, profile: Profile) -> ExitCo
     }
 }
 
+/// The CLI as the client of the events it causes: no address, a name.
+fn cli_client() -> Client {
+    Client {
+        address: None,
+        user_agent: UserAgent::new(concat!("blog-api/", env!("CARGO_PKG_VERSION"), " (cli)")),
+    }
+}
+
 /// A user as a line: id, username and creation time, tab-separated.
 fn user_line(user: &User) -> String {
     let created = user
@@ -171,8 +179,8 @@ fn user_line(user: &User) -> String {
 fn purge(settings: &Settings, profile: Profile) -> ExitCode {
     match startup::purge(settings, profile) {
         Ok(Some(report)) => print_lines(&[format!(
-            "purged {} expired sessions and {} ended rate-limit windows",
-            report.sessions, report.rate_limit_windows
+            "purged {} expired sessions, {} ended rate-limit windows and {} old security events",
+            report.sessions, report.rate_limit_windows, report.security_events
         )]),
         Ok(None) => print_lines(&["another instance is purging: nothing done".to_owned()]),
         Err(error) => fail(&format!("purge failed: {}", error_chain(&error))),

@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use blog_domain::AUTH_EVENTS;
+use blog_domain::{AUTH_EVENTS, SecurityEventKind};
 use futures_util::FutureExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::field::{Field, Visit};
@@ -92,17 +92,6 @@ where
     })
 }
 
-/// The authentication events worth counting, by their `event` field.
-const COUNTED_EVENTS: [&str; 7] = [
-    "user_registered",
-    "login_succeeded",
-    "login_failed",
-    "login_rate_limited",
-    "tokens_refreshed",
-    "refresh_reuse_detected",
-    "logged_out",
-];
-
 /// Counts the domain's authentication events as `auth_events_total{event}`,
 /// whatever the log filter keeps: the audit events are the one source.
 pub struct AuthEventMetrics;
@@ -120,13 +109,14 @@ impl<S: Subscriber> Layer<S> for AuthEventMetrics {
     }
 }
 
-/// The `event` field, if it is one of [`COUNTED_EVENTS`].
+/// The `event` field, if it names a [`SecurityEventKind`]: a bounded set
+/// of label values.
 struct EventName(Option<&'static str>);
 
 impl Visit for EventName {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "event" {
-            self.0 = COUNTED_EVENTS.iter().copied().find(|known| *known == value);
+            self.0 = value.parse().ok().map(SecurityEventKind::as_str);
         }
     }
 

@@ -12,14 +12,16 @@ use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
-use blog_domain::ports::{PasswordHasher, RateLimiter, RepositoryError, UserRepository};
+use blog_domain::ports::{
+    PasswordHasher, RateLimiter, RepositoryError, SecurityEventRepository, UserRepository,
+};
 use blog_domain::{
     PostService, Purge, PurgeReport, SessionPorts, SessionService, TokenLifetimes, UserService,
 };
 use blog_infra::{
     BcryptHasher, BoundedHasher, DbPool, DieselPostRepository, DieselRateLimiter,
-    DieselSessionRepository, DieselUserRepository, JwtCodec, JwtOptions, OsRandomIds, PoolOptions,
-    SystemClock, db,
+    DieselSecurityEventRepository, DieselSessionRepository, DieselUserRepository, JwtCodec,
+    JwtOptions, OsRandomIds, PoolOptions, SystemClock, db,
 };
 use futures_util::FutureExt;
 use secrecy::SecretString;
@@ -223,7 +225,8 @@ pub fn user_service(settings: &Settings, profile: Profile) -> Result<UserService
     let hasher = BcryptHasher::new(settings.password.bcrypt_cost)
         .map_err(|error| StartupError::Setting(error.to_string()))?;
     Ok(UserService::new(
-        Arc::new(DieselUserRepository::new(pool)),
+        Arc::new(DieselUserRepository::new(pool.clone())),
+        Arc::new(DieselSecurityEventRepository::new(pool)),
         Arc::new(BoundedHasher::new(
             hasher,
             1,
@@ -354,10 +357,13 @@ fn app_state(
         BoundedHasher::<BcryptHasher>::DEFAULT_MAX_WAIT,
     ));
     let users: Arc<dyn UserRepository> = Arc::new(DieselUserRepository::new(pool.clone()));
+    let events: Arc<dyn SecurityEventRepository> =
+        Arc::new(DieselSecurityEventRepository::new(pool.clone()));
     let mut sessions = SessionService::new(
         SessionPorts {
             users: Arc::clone(&users),
             sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
+            events: Arc::clone(&events),
             hasher: Arc::clone(&hasher),
             tokens: Arc::new(tokens),
             clock: clock.clone(),
@@ -368,7 +374,7 @@ fn app_state(
             refresh: time::Duration::seconds(i64::from(jwt.refresh_ttl_secs)),
         },
     );
-    let mut users = UserService::new(users, hasher, clock.clone());
+    let mut users = UserService::new(users, events, hasher, clock.clone());
     if let Some(limits) = settings.rate_limit.limits() {
         let limiter: Arc<dyn RateLimiter> = Arc::new(DieselRateLimiter::new(pool.clone()));
         sessions = sessions.with_rate_limits(Arc::clone(&limiter), limits);
@@ -410,6 +416,10 @@ fn purge_task(settings: &Settings, pool: DbPool) -> PurgeTask {
     let limiter: Arc<dyn RateLimiter> = Arc::new(DieselRateLimiter::new(pool.clone()));
     let purge = Purge::new(
         Arc::new(DieselSessionRepository::new(pool.clone())),
+        (
+            Arc::new(DieselSecurityEventRepository::new(pool.clone())),
+            settings.database.event_retention(),
+        ),
         settings.rate_limit.limits().map(|limits| (limiter, limits)),
         Arc::new(SystemClock),
     );
@@ -430,6 +440,7 @@ async fn purge_periodically(purge: PurgeTask, every: Duration) {
             Ok(Ok(Some(report))) if report != PurgeReport::default() => tracing::info!(
                 sessions = report.sessions,
                 rate_limit_windows = report.rate_limit_windows,
+                security_events = report.security_events,
                 "purged"
             ),
             Ok(Ok(Some(_))) => {}

@@ -16,9 +16,9 @@ macro_rules! positive_id {
             /// Accepts positive integers only.
             ///
             /// # Errors
-            /// [`ValidationError::InvalidId`] for zero or a negative number.
-            pub fn new(raw: i64) -> Result<Self, ValidationError> {
-                if raw > 0 { Ok(Self(raw)) } else { Err(ValidationError::InvalidId) }
+            /// [`ValidationError::InvalidId`](crate::ValidationError::InvalidId) for zero or a negative number.
+            pub fn new(raw: i64) -> Result<Self, $crate::ValidationError> {
+                if raw > 0 { Ok(Self(raw)) } else { Err($crate::ValidationError::InvalidId) }
             }
 
             /// The integer value.
@@ -27,13 +27,15 @@ macro_rules! positive_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 self.0.fmt(f)
             }
         }
     };
 }
+
+pub(crate) use positive_id;
 
 /// Declares an id of 128 random bits written as 32 lowercase hex digits.
 macro_rules! random_id {

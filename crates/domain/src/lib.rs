@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod event;
 mod id;
 mod limits;
 mod page;
@@ -16,6 +17,9 @@ mod users;
 
 pub use error::{
     AuthError, BoxError, DomainError, ForbiddenAction, PasswordRule, Resource, ValidationError,
+};
+pub use event::{
+    Client, EventId, RecordedEvent, SecurityEvent, SecurityEventKind, UnknownEventKind, UserAgent,
 };
 pub use id::{PostId, SessionId, TokenId, UserId};
 pub use limits::{RateDecision, RateLimit, RateLimits};
@@ -35,10 +39,8 @@ pub use mockall;
 pub use secrecy;
 pub use time;
 
-/// The `tracing` target of authentication events, for filtering and alerts.
-/// Each event has an `event` field with a stable name: `user_registered`,
-/// `login_succeeded`, `login_failed`, `tokens_refreshed`,
-/// `refresh_reuse_detected`, `logged_out`.
+/// The `tracing` target of security events, for filtering and alerts.
+/// Each has an `event` field with a stable name: a [`SecurityEventKind`]'s.
 pub const AUTH_EVENTS: &str = "blog::auth";
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 
 use crate::{
     BoxError, Claims, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges, PostId,
-    RateDecision, RateLimit, Session, SessionId, TokenId, User, UserCredentials, UserId, Username,
+    RateDecision, RateLimit, RecordedEvent, SecurityEvent, Session, SessionId, TokenId, User,
+    UserCredentials, UserId, Username,
 };
 
 /// How a repository call failed.
@@ -28,12 +29,14 @@ pub enum RepositoryError {
 /// Stored users.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait UserRepository: Send + Sync {
-    /// Stores a new user and returns it with its new id.
+    /// Stores a new user and returns it with its new id, and records
+    /// `event` as the new user's (whatever its `user_id`), in the same
+    /// transaction: both are stored or neither.
     ///
     /// # Errors
     /// MUST return [`RepositoryError::Conflict`] when the username is taken;
     /// [`RepositoryError::Unavailable`] when the store cannot be reached.
-    fn create(&self, user: &NewUser) -> Result<User, RepositoryError>;
+    fn create(&self, user: &NewUser, event: &SecurityEvent) -> Result<User, RepositoryError>;
 
     /// The user with this exact username, with the password hash.
     ///
@@ -108,14 +111,17 @@ pub trait PostRepository: Send + Sync {
 }
 
 /// Stored login sessions: the revocation state shared by every instance.
+///
+/// Each change records the [`SecurityEvent`] it is given in the same
+/// transaction: the change and its event are stored together or not at all.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait SessionRepository: Send + Sync {
-    /// Stores a new session.
+    /// Stores a new session, and records `event`.
     ///
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]
     /// (including a foreign-key failure when the user is gone).
-    fn create(&self, session: &Session) -> Result<(), RepositoryError>;
+    fn create(&self, session: &Session, event: &SecurityEvent) -> Result<(), RepositoryError>;
 
     /// The session with this id, revoked or not.
     ///
@@ -126,9 +132,10 @@ pub trait SessionRepository: Send + Sync {
 
     /// Compare-and-swap in one statement: sets the current refresh token id
     /// of session `id` from `current` to `next`, only while it is `current`,
-    /// the session is not revoked and has not expired at `now`. Returns
-    /// whether it swapped: `false` means `current` was already used (or a
-    /// concurrent refresh won).
+    /// the session is not revoked and has not expired at `now`, and then
+    /// records `event`. Returns whether it swapped: `false` means `current`
+    /// was already used (or a concurrent refresh won), and nothing is
+    /// recorded.
     ///
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
@@ -138,19 +145,57 @@ pub trait SessionRepository: Send + Sync {
         current: &TokenId,
         next: &TokenId,
         now: OffsetDateTime,
+        event: &SecurityEvent,
     ) -> Result<bool, RepositoryError>;
 
-    /// Marks the session revoked at `at`, if it is not already. Idempotent.
+    /// Marks the session revoked at `at`, if it is not already
+    /// (idempotent), and records `event` either way.
     ///
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
-    fn revoke(&self, id: &SessionId, at: OffsetDateTime) -> Result<(), RepositoryError>;
+    fn revoke(
+        &self,
+        id: &SessionId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<(), RepositoryError>;
 
     /// Deletes every session whose expiry is at or before `now`; returns how many.
     ///
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError>;
+}
+
+/// The audit trail: stored [`SecurityEvent`]s.
+///
+/// Events that go with a state change are recorded by the repository that
+/// makes the change, in its transaction; this port records the others (a
+/// failed login changes nothing) and reads them back.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SecurityEventRepository: Send + Sync {
+    /// Records an event that goes with no state change.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]
+    /// (including a foreign-key failure when the user is gone).
+    fn record(&self, event: &SecurityEvent) -> Result<(), RepositoryError>;
+
+    /// One page of the events of `user`, newest first.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn list_for_user(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<RecordedEvent>, RepositoryError>;
+
+    /// Deletes the events that happened before `before`; returns how many.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn delete_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError>;
 }
 
 /// Error of a [`PasswordHasher`] (a mismatch is not an error).

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::ports::{Clock, RateLimiter, SessionRepository};
+use time::Duration;
+
+use crate::ports::{Clock, RateLimiter, SecurityEventRepository, SessionRepository};
 use crate::{DomainError, RateLimits};
 
 /// What one purge deleted.
@@ -14,14 +16,19 @@ pub struct PurgeReport {
     pub sessions: u64,
     /// Rate-limit windows that have ended.
     pub rate_limit_windows: u64,
+    /// Security events older than the retention period.
+    pub security_events: u64,
 }
 
-/// Deletes expired sessions and ended rate-limit windows. The adapters
+/// Deletes expired sessions, ended rate-limit windows and security events
+/// past their retention. The adapters
 /// delete in bounded batches; running one purge at a time across instances
 /// is the caller's (the composition root takes a lock).
 #[derive(Clone)]
 pub struct Purge {
     sessions: Arc<dyn SessionRepository>,
+    events: Arc<dyn SecurityEventRepository>,
+    event_retention: Duration,
     limiting: Option<(Arc<dyn RateLimiter>, RateLimits)>,
     clock: Arc<dyn Clock>,
 }
@@ -33,15 +40,19 @@ impl fmt::Debug for Purge {
 }
 
 impl Purge {
-    /// A purge of `sessions`, and of `limiter`'s windows when given (with
-    /// the limits, whose longest window says which windows have ended).
+    /// A purge of `sessions`, of `events` older than `event_retention`, and
+    /// of `limiter`'s windows when given (with the limits, whose longest
+    /// window says which windows have ended).
     pub fn new(
         sessions: Arc<dyn SessionRepository>,
+        (events, event_retention): (Arc<dyn SecurityEventRepository>, Duration),
         limiting: Option<(Arc<dyn RateLimiter>, RateLimits)>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sessions,
+            events,
+            event_retention,
             limiting,
             clock,
         }
@@ -70,25 +81,25 @@ impl Purge {
             }
             None => 0,
         };
+        let security_events = self.events.delete_before(now - self.event_retention)?;
         Ok(PurgeReport {
             sessions,
             rate_limit_windows,
+            security_events,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use time::Duration;
-
     use super::*;
     use crate::RateLimit;
-    use crate::ports::{MockRateLimiter, MockSessionRepository};
+    use crate::ports::{MockRateLimiter, MockSecurityEventRepository, MockSessionRepository};
     use crate::testing::EPOCH;
     use crate::testing::ManualClock;
 
     #[test]
-    fn a_purge_deletes_expired_sessions_and_windows_past_the_longest() {
+    fn a_purge_deletes_expired_sessions_old_events_and_windows_past_the_longest() {
         let mut sessions = MockSessionRepository::new();
         sessions
             .expect_delete_expired()
@@ -101,6 +112,12 @@ mod tests {
             .withf(|before| *before == EPOCH - Duration::hours(1))
             .times(1)
             .returning(|_| Ok(7));
+        let mut events = MockSecurityEventRepository::new();
+        events
+            .expect_delete_before()
+            .withf(|before| *before == EPOCH - Duration::days(90))
+            .times(1)
+            .returning(|_| Ok(11));
         let limit = |window| RateLimit { max: 1, window };
         let limits = RateLimits {
             login_failures_per_username: limit(Duration::minutes(15)),
@@ -110,6 +127,7 @@ mod tests {
         };
         let purge = Purge::new(
             Arc::new(sessions),
+            (Arc::new(events), Duration::days(90)),
             Some((Arc::new(limiter), limits)),
             Arc::new(ManualClock::default()),
         );
@@ -117,7 +135,8 @@ mod tests {
             purge.run().unwrap(),
             PurgeReport {
                 sessions: 3,
-                rate_limit_windows: 7
+                rate_limit_windows: 7,
+                security_events: 11,
             }
         );
     }

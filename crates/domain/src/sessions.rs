@@ -1,20 +1,20 @@
 //! [`SessionService`]: logins, and the life of a login session and its tokens.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::limits::{LimitKey, Limiting};
 use crate::ports::{
-    Clock, IdGenerator, PasswordHasher, RateLimiter, SessionRepository, TokenCodec, UserRepository,
+    Clock, IdGenerator, PasswordHasher, RateLimiter, SecurityEventRepository, SessionRepository,
+    TokenCodec, UserRepository,
 };
 use crate::{
-    AUTH_EVENTS, AuthError, Claims, DomainError, LoginAttempt, Principal, RateLimits, Session,
-    TokenKind, TokenPair, Username,
+    AUTH_EVENTS, AuthError, Claims, Client, DomainError, LoginAttempt, Principal, RateLimits,
+    SecurityEvent, SecurityEventKind, Session, SessionId, TokenKind, TokenPair, UserId, Username,
 };
 
 /// How long tokens live.
@@ -34,6 +34,8 @@ pub struct SessionPorts {
     pub users: Arc<dyn UserRepository>,
     /// Stored login sessions.
     pub sessions: Arc<dyn SessionRepository>,
+    /// The audit trail, for the events that change nothing else.
+    pub events: Arc<dyn SecurityEventRepository>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Token signing and verification.
@@ -59,6 +61,9 @@ pub struct SessionPorts {
 ///   refresh one at a time.
 /// - **Logout** revokes the session of the access token: every token of
 ///   that login stops working at once, on every instance sharing the store.
+///
+/// Each of these records its [`SecurityEvent`], with the change it goes
+/// with, and logs it once stored.
 #[derive(Clone)]
 pub struct SessionService {
     ports: SessionPorts,
@@ -100,15 +105,17 @@ impl SessionService {
     /// hash when the username is unknown or malformed, so the answer takes
     /// as long whether the user exists or not.
     ///
+    /// Records `login_succeeded` with the new session, `login_failed` (of
+    /// no user when the name is unknown), or `login_rate_limited` when the
+    /// username's limit refuses it (a refusal by the address limit is
+    /// logged, not stored: it concerns no account, and storing each would
+    /// let one client fill the table).
+    ///
     /// # Errors
     /// [`DomainError::RateLimited`]; [`AuthError::InvalidCredentials`], the
     /// same for every reason; store, hasher and codec failures.
     #[tracing::instrument(name = "login", skip_all)]
-    pub fn login(
-        &self,
-        attempt: &LoginAttempt,
-        client: Option<IpAddr>,
-    ) -> Result<TokenPair, DomainError> {
+    pub fn login(&self, attempt: &LoginAttempt, client: &Client) -> Result<TokenPair, DomainError> {
         let username = Username::parse(attempt.username.as_str()).ok();
         self.check_login_limits(username.as_ref(), client)?;
         let credentials = match &username {
@@ -120,9 +127,7 @@ impl SessionService {
             self.ports
                 .hasher
                 .verify(password, &self.ports.hasher.dummy_hash())?;
-            info!(target: AUTH_EVENTS, event = "login_failed", reason = "unknown_user", "login failed");
-            self.count_login_failure(username.as_ref())?;
-            return Err(AuthError::InvalidCredentials.into());
+            return self.login_failed(username.as_ref(), None, client);
         };
         let user_id = credentials.user.id;
         let matches = self
@@ -131,9 +136,7 @@ impl SessionService {
             .verify(password, &credentials.password_hash)?;
         // bcrypt reads 72 bytes only: a longer password would match its prefix.
         if !matches || password.len() > self.ports.hasher.max_password_bytes() {
-            info!(target: AUTH_EVENTS, event = "login_failed", %user_id, reason = "wrong_password", "login failed");
-            self.count_login_failure(username.as_ref())?;
-            return Err(AuthError::InvalidCredentials.into());
+            return self.login_failed(username.as_ref(), Some(user_id), client);
         }
 
         let now = self.ports.clock.now();
@@ -145,10 +148,35 @@ impl SessionService {
             expires_at: now + self.lifetimes.refresh,
             revoked_at: None,
         };
-        self.ports.sessions.create(&session)?;
-        let pair = self.issue(&session, now)?;
-        info!(target: AUTH_EVENTS, event = "login_succeeded", %user_id, session_id = %session.id, "login succeeded");
-        Ok(pair)
+        let event = self.event(
+            SecurityEventKind::LoginSucceeded,
+            user_id,
+            &session.id,
+            client,
+        );
+        self.ports.sessions.create(&session, &event)?;
+        event.log();
+        self.issue(&session, now)
+    }
+
+    /// Records a failed login and counts it against its username.
+    fn login_failed(
+        &self,
+        username: Option<&Username>,
+        user_id: Option<UserId>,
+        client: &Client,
+    ) -> Result<TokenPair, DomainError> {
+        let event = SecurityEvent {
+            kind: SecurityEventKind::LoginFailed,
+            user_id,
+            session_id: None,
+            client: client.clone(),
+            at: self.ports.clock.now(),
+        };
+        self.ports.events.record(&event)?;
+        event.log();
+        self.count_login_failure(username)?;
+        Err(AuthError::InvalidCredentials.into())
     }
 
     /// Trades a refresh token for a new pair, rotating the refresh token.
@@ -157,42 +185,45 @@ impl SessionService {
     /// [`AuthError::TokenExpired`], [`AuthError::InvalidToken`],
     /// [`AuthError::WrongTokenType`] for an access token,
     /// [`AuthError::TokenRevoked`] for a logged-out session or a reused
-    /// refresh token (which revokes the session); store and codec failures.
+    /// refresh token (which revokes the session, recording
+    /// `refresh_reuse_detected`); store and codec failures.
     #[tracing::instrument(name = "refresh", skip_all)]
-    pub fn refresh(
-        &self,
-        refresh_token: &str,
-        client: Option<IpAddr>,
-    ) -> Result<TokenPair, DomainError> {
+    pub fn refresh(&self, refresh_token: &str, client: &Client) -> Result<TokenPair, DomainError> {
         let now = self.ports.clock.now();
-        if let (Some(limiting), Some(address)) = (&self.limiting, client) {
+        if let (Some(limiting), Some(address)) = (&self.limiting, client.address) {
             limiting.hit(LimitKey::RefreshAddress(address), now)?;
         }
         let claims = self.verify(refresh_token, TokenKind::Refresh, now)?;
         let session = self.session_of(&claims, now)?;
         let next = self.ports.ids.token_id();
-        let rotated =
-            self.ports
-                .sessions
-                .rotate_refresh_token(&session.id, &claims.token_id, &next, now)?;
+        let refreshed = self.event(
+            SecurityEventKind::Refreshed,
+            session.user_id,
+            &session.id,
+            client,
+        );
+        let rotated = self.ports.sessions.rotate_refresh_token(
+            &session.id,
+            &claims.token_id,
+            &next,
+            now,
+            &refreshed,
+        )?;
         if !rotated {
-            self.ports.sessions.revoke(&session.id, now)?;
-            warn!(
-                target: AUTH_EVENTS,
-                event = "refresh_reuse_detected",
-                user_id = %session.user_id,
-                session_id = %session.id,
-                "refresh token reuse detected: session revoked"
-            );
+            let reuse = SecurityEvent {
+                kind: SecurityEventKind::RefreshReuseDetected,
+                ..refreshed
+            };
+            self.ports.sessions.revoke(&session.id, now, &reuse)?;
+            reuse.log();
             return Err(AuthError::TokenRevoked.into());
         }
+        refreshed.log();
         let session = Session {
             refresh_token_id: next,
             ..session
         };
-        let pair = self.issue(&session, now)?;
-        info!(target: AUTH_EVENTS, event = "tokens_refreshed", user_id = %session.user_id, session_id = %session.id, "tokens refreshed");
-        Ok(pair)
+        self.issue(&session, now)
     }
 
     /// Checks an access token and its session.
@@ -220,6 +251,8 @@ impl SessionService {
     /// Anything else in it (a token of someone else, an expired or forged
     /// one) is ignored, so a logout never fails because of it.
     ///
+    /// Records `logged_out` for each session ended.
+    ///
     /// # Errors
     /// Store failures.
     #[tracing::instrument(name = "logout", skip_all)]
@@ -227,9 +260,9 @@ impl SessionService {
         &self,
         principal: &Principal,
         refresh_token: Option<&SecretString>,
+        client: &Client,
     ) -> Result<(), DomainError> {
         let now = self.ports.clock.now();
-        self.ports.sessions.revoke(&principal.session_id, now)?;
         let other_session = refresh_token
             .and_then(|token| {
                 self.verify(token.expose_secret(), TokenKind::Refresh, now)
@@ -237,31 +270,49 @@ impl SessionService {
             })
             .filter(|claims| {
                 claims.user_id == principal.user_id && claims.session_id != principal.session_id
-            });
-        if let Some(claims) = other_session {
-            self.ports.sessions.revoke(&claims.session_id, now)?;
+            })
+            .map(|claims| claims.session_id);
+        for session_id in std::iter::once(&principal.session_id).chain(&other_session) {
+            let event = self.event(
+                SecurityEventKind::LoggedOut,
+                principal.user_id,
+                session_id,
+                client,
+            );
+            self.ports.sessions.revoke(session_id, now, &event)?;
+            event.log();
         }
-        info!(
-            target: AUTH_EVENTS,
-            event = "logged_out",
-            user_id = %principal.user_id,
-            session_id = %principal.session_id,
-            "logged out"
-        );
         Ok(())
+    }
+
+    /// An event of `user_id`'s session `session_id`, now.
+    fn event(
+        &self,
+        kind: SecurityEventKind,
+        user_id: UserId,
+        session_id: &SessionId,
+        client: &Client,
+    ) -> SecurityEvent {
+        SecurityEvent {
+            kind,
+            user_id: Some(user_id),
+            session_id: Some(session_id.clone()),
+            client: client.clone(),
+            at: self.ports.clock.now(),
+        }
     }
 
     /// The login limits, before any password work.
     fn check_login_limits(
         &self,
         username: Option<&Username>,
-        client: Option<IpAddr>,
+        client: &Client,
     ) -> Result<(), DomainError> {
         let Some(limiting) = &self.limiting else {
             return Ok(());
         };
         let now = self.ports.clock.now();
-        if let Some(address) = client {
+        if let Some(address) = client.address {
             let limited = limiting.hit(LimitKey::LoginAddress(address), now);
             if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
                 let limit = limiting.limits.login_per_address;
@@ -269,7 +320,7 @@ impl SessionService {
                     target: AUTH_EVENTS,
                     event = "login_rate_limited",
                     limit = "address",
-                    %address,
+                    ip = %address,
                     max = limit.max,
                     window_secs = limit.window.whole_seconds(),
                     retry_after_secs,
@@ -281,12 +332,28 @@ impl SessionService {
         if let Some(username) = username {
             let limited = limiting.peek(LimitKey::LoginFailures(username), now);
             if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
+                // An event of the account (no hash: the lookup is cheap).
+                let user_id = self
+                    .ports
+                    .users
+                    .find_credentials(username)?
+                    .map(|credentials| credentials.user.id);
+                let event = SecurityEvent {
+                    kind: SecurityEventKind::LoginRateLimited,
+                    user_id,
+                    session_id: None,
+                    client: client.clone(),
+                    at: now,
+                };
+                self.ports.events.record(&event)?;
                 let limit = limiting.limits.login_failures_per_username;
                 warn!(
                     target: AUTH_EVENTS,
                     event = "login_rate_limited",
                     limit = "username",
                     username = username.as_str(),
+                    user_id = user_id.map(UserId::get),
+                    ip = client.address.map(tracing::field::display),
                     failures = limit.max,
                     window_secs = limit.window.whole_seconds(),
                     retry_after_secs,

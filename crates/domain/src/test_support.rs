@@ -3,7 +3,9 @@
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::{Post, PostContent, PostId, PostTitle, Session, SessionId, TokenId, UserId};
+use crate::{
+    Client, Post, PostContent, PostId, PostTitle, Session, SessionId, TokenId, UserAgent, UserId,
+};
 
 pub const NOW: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);
 pub const SESSION_TTL: Duration = Duration::days(7);
@@ -30,6 +32,14 @@ pub fn session(user: i64) -> Session {
         created_at: NOW,
         expires_at: NOW + SESSION_TTL,
         revoked_at: None,
+    }
+}
+
+/// The client of every request in the unit tests.
+pub fn client() -> Client {
+    Client {
+        address: Some(std::net::IpAddr::from([192, 0, 2, 1])),
+        user_agent: UserAgent::new("unit-test/1.0"),
     }
 }
 

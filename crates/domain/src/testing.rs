@@ -16,12 +16,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::ports::{
     Clock, HashError, IdGenerator, PasswordHasher, PostRepository, RateLimiter, RepositoryError,
-    SessionRepository, TokenCodec, TokenError, UserRepository,
+    SecurityEventRepository, SessionRepository, TokenCodec, TokenError, UserRepository,
 };
 use crate::{
-    Claims, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges, PostContent,
-    PostId, PostTitle, RateDecision, RateLimit, Session, SessionId, TokenId, User, UserCredentials,
-    UserId, Username,
+    Claims, Client, EventId, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges,
+    PostContent, PostId, PostTitle, RateDecision, RateLimit, RecordedEvent, SecurityEvent,
+    SecurityEventKind, Session, SessionId, TokenId, User, UserAgent, UserCredentials, UserId,
+    Username,
 };
 
 /// The time the in-memory adapters and the suites start from.
@@ -42,9 +43,10 @@ fn page_of<T: Clone>(items: &[T], page: PageRequest) -> Page<T> {
     }
 }
 
-/// Users, posts and sessions in memory, with a database's rules: unique
-/// usernames, posts and sessions only of existing users, author-scoped
-/// writes, compare-and-swap rotation. It implements the three repository
+/// Users, posts, sessions and security events in memory, with a database's
+/// rules: unique usernames, posts, sessions and events only of existing
+/// users, author-scoped writes, compare-and-swap rotation, a change and its
+/// event stored together or not at all. It implements the four repository
 /// ports, so one `Arc<InMemoryStore>` serves as each.
 #[derive(Debug, Default)]
 pub struct InMemoryStore {
@@ -58,11 +60,34 @@ struct State {
     posts: BTreeMap<i64, Post>,
     next_post_id: i64,
     sessions: HashMap<SessionId, Session>,
+    /// Oldest first.
+    events: Vec<RecordedEvent>,
+    next_event_id: i64,
 }
 
 impl State {
     fn has_user(&self, id: UserId) -> bool {
         self.users.iter().any(|stored| stored.user.id == id)
+    }
+
+    /// Checks what a foreign key would: call before changing anything, so
+    /// that a refused event leaves the change undone.
+    fn check_event(&self, event: &SecurityEvent) -> Result<(), RepositoryError> {
+        match event.user_id {
+            Some(user) if !self.has_user(user) => Err(missing_user()),
+            _ => Ok(()),
+        }
+    }
+
+    fn push_event(&mut self, event: &SecurityEvent) -> Result<(), RepositoryError> {
+        self.next_event_id += 1;
+        let id = EventId::new(self.next_event_id)
+            .map_err(|error| RepositoryError::Internal(Box::new(error)))?;
+        self.events.push(RecordedEvent {
+            id,
+            event: event.clone(),
+        });
+        Ok(())
     }
 }
 
@@ -71,7 +96,7 @@ fn missing_user() -> RepositoryError {
 }
 
 impl UserRepository for InMemoryStore {
-    fn create(&self, user: &NewUser) -> Result<User, RepositoryError> {
+    fn create(&self, user: &NewUser, event: &SecurityEvent) -> Result<User, RepositoryError> {
         let mut state = locked(&self.state);
         if state
             .users
@@ -91,6 +116,10 @@ impl UserRepository for InMemoryStore {
             user: created.clone(),
             password_hash: user.password_hash.clone(),
         });
+        state.push_event(&SecurityEvent {
+            user_id: Some(created.id),
+            ..event.clone()
+        })?;
         Ok(created)
     }
 
@@ -202,7 +231,7 @@ impl PostRepository for InMemoryStore {
 }
 
 impl SessionRepository for InMemoryStore {
-    fn create(&self, session: &Session) -> Result<(), RepositoryError> {
+    fn create(&self, session: &Session, event: &SecurityEvent) -> Result<(), RepositoryError> {
         let mut state = locked(&self.state);
         if !state.has_user(session.user_id) {
             return Err(missing_user());
@@ -210,8 +239,9 @@ impl SessionRepository for InMemoryStore {
         if state.sessions.contains_key(&session.id) {
             return Err(RepositoryError::Conflict);
         }
+        state.check_event(event)?;
         state.sessions.insert(session.id.clone(), session.clone());
-        Ok(())
+        state.push_event(event)
     }
 
     fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
@@ -224,8 +254,10 @@ impl SessionRepository for InMemoryStore {
         current: &TokenId,
         next: &TokenId,
         now: OffsetDateTime,
+        event: &SecurityEvent,
     ) -> Result<bool, RepositoryError> {
         let mut state = locked(&self.state);
+        state.check_event(event)?;
         let Some(session) = state.sessions.get_mut(id).filter(|session| {
             &session.refresh_token_id == current
                 && session.revoked_at.is_none()
@@ -234,14 +266,22 @@ impl SessionRepository for InMemoryStore {
             return Ok(false);
         };
         session.refresh_token_id = next.clone();
+        state.push_event(event)?;
         Ok(true)
     }
 
-    fn revoke(&self, id: &SessionId, at: OffsetDateTime) -> Result<(), RepositoryError> {
-        if let Some(session) = locked(&self.state).sessions.get_mut(id) {
+    fn revoke(
+        &self,
+        id: &SessionId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<(), RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        if let Some(session) = state.sessions.get_mut(id) {
             session.revoked_at.get_or_insert(at);
         }
-        Ok(())
+        state.push_event(event)
     }
 
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
@@ -249,6 +289,36 @@ impl SessionRepository for InMemoryStore {
         let before = state.sessions.len();
         state.sessions.retain(|_, session| session.expires_at > now);
         Ok(u64::try_from(before - state.sessions.len()).unwrap_or(u64::MAX))
+    }
+}
+
+impl SecurityEventRepository for InMemoryStore {
+    fn record(&self, event: &SecurityEvent) -> Result<(), RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        state.push_event(event)
+    }
+
+    fn list_for_user(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<RecordedEvent>, RepositoryError> {
+        let events: Vec<RecordedEvent> = locked(&self.state)
+            .events
+            .iter()
+            .rev()
+            .filter(|recorded| recorded.event.user_id == Some(user))
+            .cloned()
+            .collect();
+        Ok(page_of(&events, page))
+    }
+
+    fn delete_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError> {
+        let mut state = locked(&self.state);
+        let count = state.events.len();
+        state.events.retain(|recorded| recorded.event.at >= before);
+        Ok(u64::try_from(count - state.events.len()).unwrap_or(u64::MAX))
     }
 }
 
@@ -446,8 +516,36 @@ fn new_user(name: &str) -> NewUser {
 
 fn store_user(users: &dyn UserRepository, name: &str) -> User {
     users
-        .create(&new_user(name))
+        .create(
+            &new_user(name),
+            &event_of(SecurityEventKind::Registered, None),
+        )
         .unwrap_or_else(|error| panic!("creating user {name}: {error}"))
+}
+
+/// An event at [`EPOCH`] from a fixed client.
+fn event_of(kind: SecurityEventKind, user_id: Option<UserId>) -> SecurityEvent {
+    SecurityEvent {
+        kind,
+        user_id,
+        session_id: None,
+        client: Client {
+            address: Some(std::net::IpAddr::from([203, 0, 113, 7])),
+            user_agent: UserAgent::new("contract/1.0"),
+        },
+        at: EPOCH,
+    }
+}
+
+/// The kinds of `user`'s first 100 events, newest first.
+fn kinds_of(events: &dyn SecurityEventRepository, user: &User) -> Vec<SecurityEventKind> {
+    events
+        .list_for_user(user.id, page(1, 100))
+        .unwrap_or_else(|error| panic!("listing events: {error}"))
+        .items
+        .into_iter()
+        .map(|recorded| recorded.event.kind)
+        .collect()
 }
 
 fn page(number: u32, per_page: u32) -> PageRequest {
@@ -455,19 +553,32 @@ fn page(number: u32, per_page: u32) -> PageRequest {
 }
 
 /// Checks the rules of [`UserRepository`]: a created user reads back by id
-/// and by exact (case-sensitive) name, with its hash; a taken username is
-/// [`RepositoryError::Conflict`]; unknown ids and names are `None`; the list
-/// is oldest first, in pages, with the total.
+/// and by exact (case-sensitive) name, with its hash, and its event is
+/// recorded as the new user's; a taken username is
+/// [`RepositoryError::Conflict`] and records nothing; unknown ids and names
+/// are `None`; the list is oldest first, in pages, with the total.
 ///
-/// `make` returns a fresh, empty repository, and anything that must live as
-/// long as it does (a temporary database); it is called once per check.
+/// `make` returns a fresh, empty repository, the event repository of the
+/// same store, and anything that must live as long as they do (a temporary
+/// database); it is called once per check.
 ///
 /// # Panics
 /// When the repository breaks a rule: the message names it.
-pub fn user_repository_contract<G>(make: impl Fn() -> (Arc<dyn UserRepository>, G)) {
+pub fn user_repository_contract<G>(
+    make: impl Fn() -> (Arc<dyn UserRepository>, Arc<dyn SecurityEventRepository>, G),
+) {
     {
-        let (users, _guard) = make();
+        let (users, events, _guard) = make();
         let alice = store_user(users.as_ref(), "alice");
+        let recorded = events
+            .list_for_user(alice.id, page(1, 10))
+            .unwrap_or_else(|error| panic!("{error}"))
+            .items;
+        assert_eq!(
+            recorded.into_iter().map(|r| r.event).collect::<Vec<_>>(),
+            vec![event_of(SecurityEventKind::Registered, Some(alice.id))],
+            "create records its event, as the new user's, with every field"
+        );
         assert_eq!(alice.username, username("alice"), "create returns the user");
         assert_eq!(alice.created_at, EPOCH, "create keeps created_at");
         assert_eq!(
@@ -483,12 +594,20 @@ pub fn user_repository_contract<G>(make: impl Fn() -> (Arc<dyn UserRepository>, 
         );
     }
     {
-        let (users, _guard) = make();
-        store_user(users.as_ref(), "alice");
-        let again = users.create(&new_user("alice"));
+        let (users, events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let again = users.create(
+            &new_user("alice"),
+            &event_of(SecurityEventKind::Registered, Some(alice.id)),
+        );
         assert!(
             matches!(again, Err(RepositoryError::Conflict)),
             "a taken username MUST be Conflict: {again:?}"
+        );
+        assert_eq!(
+            kinds_of(events.as_ref(), &alice),
+            [SecurityEventKind::Registered],
+            "a refused create records nothing"
         );
         assert_eq!(
             users.find_credentials(&username("Alice")).ok().flatten(),
@@ -498,7 +617,7 @@ pub fn user_repository_contract<G>(make: impl Fn() -> (Arc<dyn UserRepository>, 
         store_user(users.as_ref(), "Alice");
     }
     {
-        let (users, _guard) = make();
+        let (users, _events, _guard) = make();
         let unknown = UserId::new(42).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(users.find(unknown).ok().flatten(), None, "unknown id");
         assert_eq!(
@@ -508,7 +627,7 @@ pub fn user_repository_contract<G>(make: impl Fn() -> (Arc<dyn UserRepository>, 
         );
     }
     {
-        let (users, _guard) = make();
+        let (users, _events, _guard) = make();
         for name in ["u01", "u02", "u03", "u04", "u05"] {
             store_user(users.as_ref(), name);
         }
@@ -684,23 +803,36 @@ fn session_of(user: &User, n: u8) -> Session {
 /// back; a session of an unknown user is refused; rotation is a
 /// compare-and-swap that succeeds once per token id and never on a revoked
 /// or expired session; revoke is idempotent and keeps the first time;
-/// `delete_expired` removes exactly the sessions expired at `now`.
+/// `delete_expired` removes exactly the sessions expired at `now`. Each
+/// change records its event, and a change whose event is refused (an
+/// unknown user) is not made: both are stored or neither.
 ///
-/// `make` returns a fresh, empty user and session repository sharing one
-/// store (sessions need users), and a guard kept alive meanwhile.
+/// `make` returns fresh, empty user, session and event repositories sharing
+/// one store (sessions need users), and a guard kept alive meanwhile.
 ///
 /// # Panics
 /// When the repository breaks a rule: the message names it.
 pub fn session_repository_contract<G>(
-    make: impl Fn() -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>, G),
+    make: impl Fn() -> (
+        Arc<dyn UserRepository>,
+        Arc<dyn SessionRepository>,
+        Arc<dyn SecurityEventRepository>,
+        G,
+    ),
 ) {
+    use SecurityEventKind::{LoggedOut, LoginSucceeded, Refreshed, Registered};
     let create = |sessions: &dyn SessionRepository, session: &Session| {
         sessions
-            .create(session)
+            .create(session, &event_of(LoginSucceeded, Some(session.user_id)))
             .unwrap_or_else(|error| panic!("creating a session: {error}"));
     };
+    let revoke = |sessions: &dyn SessionRepository, session: &Session, at| {
+        sessions
+            .revoke(&session.id, at, &event_of(LoggedOut, Some(session.user_id)))
+            .unwrap_or_else(|error| panic!("revoking a session: {error}"));
+    };
     {
-        let (users, sessions, _guard) = make();
+        let (users, sessions, events, _guard) = make();
         let alice = store_user(users.as_ref(), "alice");
         create(sessions.as_ref(), &session_of(&alice, 1));
         assert_eq!(
@@ -724,19 +856,47 @@ pub fn session_repository_contract<G>(
             ..session_of(&alice, 3)
         };
         assert!(
-            sessions.create(&orphan).is_err(),
+            sessions
+                .create(&orphan, &event_of(LoginSucceeded, Some(orphan.user_id)))
+                .is_err(),
             "a session of an unknown user MUST be refused"
+        );
+        assert_eq!(
+            kinds_of(events.as_ref(), &alice),
+            [LoginSucceeded, Registered],
+            "create records its event"
+        );
+        let unrecordable = event_of(LoginSucceeded, Some(orphan.user_id));
+        assert!(
+            sessions
+                .create(&session_of(&alice, 4), &unrecordable)
+                .is_err(),
+            "a session whose event is refused MUST be refused"
+        );
+        assert_eq!(
+            sessions
+                .find(&SessionId::from_bytes([4; 16]))
+                .ok()
+                .flatten(),
+            None,
+            "a session whose event was refused MUST NOT be stored"
         );
     }
     {
-        let (users, sessions, _guard) = make();
+        let (users, sessions, events, _guard) = make();
         let alice = store_user(users.as_ref(), "alice");
         let live = session_of(&alice, 1);
         create(sessions.as_ref(), &live);
         let next = TokenId::from_bytes([9; 16]);
         let rotate = |current: &TokenId| {
             sessions
-                .rotate_refresh_token(&live.id, current, &next, EPOCH)
+                .rotate_refresh_token(
+                    &live.id,
+                    current,
+                    &next,
+                    EPOCH,
+                    &event_of(Refreshed, Some(alice.id)),
+                )
                 .unwrap_or_else(|error| panic!("{error}"))
         };
         assert!(
@@ -750,23 +910,68 @@ pub fn session_repository_contract<G>(
                 .ok()
                 .flatten()
                 .map(|s| s.refresh_token_id),
-            Some(next),
+            Some(next.clone()),
             "the new id is stored"
+        );
+        assert_eq!(
+            kinds_of(events.as_ref(), &alice),
+            [Refreshed, LoginSucceeded, Registered],
+            "a rotation records its event; a refused one records nothing"
+        );
+        let unrecordable = event_of(Refreshed, UserId::new(alice.id.get() + 100).ok());
+        let refused = sessions.rotate_refresh_token(
+            &live.id,
+            &next,
+            &live.refresh_token_id,
+            EPOCH,
+            &unrecordable,
+        );
+        assert!(
+            refused.is_err(),
+            "a rotation whose event is refused MUST fail"
+        );
+        assert_eq!(
+            sessions
+                .find(&live.id)
+                .ok()
+                .flatten()
+                .map(|s| s.refresh_token_id),
+            Some(next),
+            "a rotation whose event was refused MUST NOT be made"
         );
     }
     {
-        let (users, sessions, _guard) = make();
+        let (users, sessions, events, _guard) = make();
         let alice = store_user(users.as_ref(), "alice");
         let (revoked, expiring) = (session_of(&alice, 1), session_of(&alice, 2));
         create(sessions.as_ref(), &revoked);
         create(sessions.as_ref(), &expiring);
         let next = TokenId::from_bytes([9; 16]);
-        sessions
-            .revoke(&revoked.id, EPOCH)
-            .unwrap_or_else(|error| panic!("{error}"));
+        let unrecordable = event_of(LoggedOut, UserId::new(alice.id.get() + 100).ok());
+        assert!(
+            sessions.revoke(&revoked.id, EPOCH, &unrecordable).is_err(),
+            "a revocation whose event is refused MUST fail"
+        );
         assert_eq!(
             sessions
-                .rotate_refresh_token(&revoked.id, &revoked.refresh_token_id, &next, EPOCH)
+                .find(&revoked.id)
+                .ok()
+                .flatten()
+                .and_then(|s| s.revoked_at),
+            None,
+            "a revocation whose event was refused MUST NOT be made"
+        );
+        revoke(sessions.as_ref(), &revoked, EPOCH);
+        let refreshed = event_of(Refreshed, Some(alice.id));
+        assert_eq!(
+            sessions
+                .rotate_refresh_token(
+                    &revoked.id,
+                    &revoked.refresh_token_id,
+                    &next,
+                    EPOCH,
+                    &refreshed
+                )
                 .ok(),
             Some(false),
             "no rotation on a revoked session"
@@ -777,15 +982,14 @@ pub fn session_repository_contract<G>(
                     &expiring.id,
                     &expiring.refresh_token_id,
                     &next,
-                    expiring.expires_at
+                    expiring.expires_at,
+                    &refreshed
                 )
                 .ok(),
             Some(false),
             "no rotation on an expired session"
         );
-        sessions
-            .revoke(&revoked.id, EPOCH + Duration::HOUR)
-            .unwrap_or_else(|error| panic!("{error}"));
+        revoke(sessions.as_ref(), &revoked, EPOCH + Duration::HOUR);
         assert_eq!(
             sessions
                 .find(&revoked.id)
@@ -795,15 +999,26 @@ pub fn session_repository_contract<G>(
             Some(EPOCH),
             "revoke is idempotent and keeps the first time"
         );
-        assert!(
-            sessions
-                .revoke(&SessionId::from_bytes([7; 16]), EPOCH)
-                .is_ok(),
-            "revoking an unknown session is not an error"
+        revoke(
+            sessions.as_ref(),
+            &session_of(&alice, 7),
+            EPOCH + Duration::HOUR,
+        );
+        assert_eq!(
+            kinds_of(events.as_ref(), &alice),
+            [
+                LoggedOut,
+                LoggedOut,
+                LoggedOut,
+                LoginSucceeded,
+                LoginSucceeded,
+                Registered
+            ],
+            "revoke records its event every time, even for an unknown session"
         );
     }
     {
-        let (users, sessions, _guard) = make();
+        let (users, sessions, _events, _guard) = make();
         let alice = store_user(users.as_ref(), "alice");
         let old = Session {
             expires_at: EPOCH - Duration::SECOND,
@@ -829,6 +1044,110 @@ pub fn session_repository_contract<G>(
                 .flatten()
                 .is_some(),
             "live sessions stay"
+        );
+    }
+}
+
+/// Checks the rules of [`SecurityEventRepository`]: an event reads back
+/// whole among its user's, newest first, in pages, with the total, never
+/// among another user's; one of no user is stored but listed to nobody;
+/// one of an unknown user is refused; `delete_before` removes exactly the
+/// events that happened earlier.
+///
+/// `make` returns fresh, empty user and event repositories sharing one
+/// store, and a guard kept alive meanwhile.
+///
+/// # Panics
+/// When the repository breaks a rule: the message names it.
+pub fn security_event_repository_contract<G>(
+    make: impl Fn() -> (Arc<dyn UserRepository>, Arc<dyn SecurityEventRepository>, G),
+) {
+    use SecurityEventKind::{LoginFailed, LoginSucceeded, Registered};
+    let record = |events: &dyn SecurityEventRepository, event: &SecurityEvent| {
+        events
+            .record(event)
+            .unwrap_or_else(|error| panic!("recording an event: {error}"));
+    };
+    {
+        let (users, events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let bob = store_user(users.as_ref(), "bob");
+        let full = SecurityEvent {
+            session_id: Some(SessionId::from_bytes([5; 16])),
+            ..event_of(LoginSucceeded, Some(alice.id))
+        };
+        let bare = SecurityEvent {
+            client: Client::default(),
+            at: EPOCH + Duration::SECOND,
+            ..event_of(LoginFailed, Some(alice.id))
+        };
+        record(events.as_ref(), &full);
+        record(events.as_ref(), &event_of(LoginFailed, None));
+        record(events.as_ref(), &event_of(LoginFailed, Some(bob.id)));
+        record(events.as_ref(), &bare);
+        let first = events
+            .list_for_user(alice.id, page(1, 2))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(first.total, 3, "only alice's events count");
+        let read: Vec<SecurityEvent> = first.items.iter().map(|r| r.event.clone()).collect();
+        assert_eq!(read, [bare, full], "newest first, every field read back");
+        assert!(
+            first.items[0].id > first.items[1].id,
+            "later events have greater ids"
+        );
+        let second = events
+            .list_for_user(alice.id, page(2, 2))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            second
+                .items
+                .iter()
+                .map(|r| r.event.kind)
+                .collect::<Vec<_>>(),
+            [Registered],
+            "the second page"
+        );
+        assert_eq!(
+            kinds_of(events.as_ref(), &bob),
+            [LoginFailed, Registered],
+            "bob sees only his"
+        );
+        let unknown = UserId::new(bob.id.get() + 100).unwrap_or(bob.id);
+        assert!(
+            events
+                .record(&event_of(LoginFailed, Some(unknown)))
+                .is_err(),
+            "an event of an unknown user MUST be refused"
+        );
+    }
+    {
+        let (users, events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let at = |seconds| SecurityEvent {
+            at: EPOCH + Duration::seconds(seconds),
+            ..event_of(LoginFailed, Some(alice.id))
+        };
+        record(events.as_ref(), &at(10));
+        record(events.as_ref(), &at(20));
+        record(
+            events.as_ref(),
+            &SecurityEvent {
+                user_id: None,
+                ..at(5)
+            },
+        );
+        assert_eq!(
+            events.delete_before(EPOCH + Duration::seconds(20)).ok(),
+            Some(3),
+            "strictly before: the registration, the anonymous one and the first"
+        );
+        let left = events
+            .list_for_user(alice.id, page(1, 10))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            left.items.into_iter().map(|r| r.event).collect::<Vec<_>>(),
+            [at(20)],
+            "later events stay"
         );
     }
 }
@@ -950,12 +1269,19 @@ mod tests {
 
     #[test]
     fn the_in_memory_store_meets_every_repository_contract() {
-        user_repository_contract(|| (Arc::new(InMemoryStore::default()), ()));
+        user_repository_contract(|| {
+            let store = Arc::new(InMemoryStore::default());
+            (store.clone(), store, ())
+        });
         post_repository_contract(|| {
             let store = Arc::new(InMemoryStore::default());
             (store.clone(), store, ())
         });
         session_repository_contract(|| {
+            let store = Arc::new(InMemoryStore::default());
+            (store.clone(), store.clone(), store, ())
+        });
+        security_event_repository_contract(|| {
             let store = Arc::new(InMemoryStore::default());
             (store.clone(), store, ())
         });

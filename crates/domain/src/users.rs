@@ -1,24 +1,25 @@
 //! [`UserService`]: registration and the users anyone may see.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use secrecy::SecretString;
-use tracing::info;
 
 use crate::limits::{LimitKey, Limiting};
-use crate::ports::{Clock, PasswordHasher, RateLimiter, RepositoryError, UserRepository};
+use crate::ports::{
+    Clock, PasswordHasher, RateLimiter, RepositoryError, SecurityEventRepository, UserRepository,
+};
 use crate::{
-    AUTH_EVENTS, DomainError, NewUser, Page, PageRequest, Password, RateLimits, Resource, User,
-    UserId, Username,
+    Client, DomainError, NewUser, Page, PageRequest, Password, RateLimits, RecordedEvent, Resource,
+    SecurityEvent, SecurityEventKind, User, UserId, Username,
 };
 
-/// Users: registration, lookup and the list. (Password changes will land
-/// here too; logins and their sessions are [`SessionService`](crate::SessionService)'s.)
+/// Users: registration, lookup, the list, and a user's audit trail.
+/// (Logins and their sessions are [`SessionService`](crate::SessionService)'s.)
 #[derive(Clone)]
 pub struct UserService {
     users: Arc<dyn UserRepository>,
+    events: Arc<dyn SecurityEventRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     limiting: Option<Limiting>,
@@ -34,11 +35,13 @@ impl UserService {
     /// Builds the service on its ports.
     pub fn new(
         users: Arc<dyn UserRepository>,
+        events: Arc<dyn SecurityEventRepository>,
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             users,
+            events,
             hasher,
             clock,
             limiting: None,
@@ -55,6 +58,7 @@ impl UserService {
     /// Registers a user, after the registration limit of the `client`
     /// address and the password policy ([`Password::parse`]: length up to
     /// the hasher's bound, not common, not containing the username).
+    /// Records `registered` with the new user.
     ///
     /// # Errors
     /// [`DomainError::RateLimited`],
@@ -65,24 +69,48 @@ impl UserService {
         &self,
         username: Username,
         password: SecretString,
-        client: Option<IpAddr>,
+        client: &Client,
     ) -> Result<User, DomainError> {
-        if let (Some(limiting), Some(address)) = (&self.limiting, client) {
+        if let (Some(limiting), Some(address)) = (&self.limiting, client.address) {
             limiting.hit(LimitKey::RegisterAddress(address), self.clock.now())?;
         }
         let password = Password::parse(password, &username, self.hasher.max_password_bytes())?;
         let password_hash = self.hasher.hash(password.expose())?;
+        let now = self.clock.now();
         let new_user = NewUser {
             username,
             password_hash,
-            created_at: self.clock.now(),
+            created_at: now,
         };
-        let user = self.users.create(&new_user).map_err(|error| match error {
-            RepositoryError::Conflict => DomainError::UsernameTaken,
-            other => other.into(),
-        })?;
-        info!(target: AUTH_EVENTS, event = "user_registered", user_id = %user.id, "user registered");
+        let mut event = SecurityEvent {
+            kind: SecurityEventKind::Registered,
+            user_id: None,
+            session_id: None,
+            client: client.clone(),
+            at: now,
+        };
+        let user = self
+            .users
+            .create(&new_user, &event)
+            .map_err(|error| match error {
+                RepositoryError::Conflict => DomainError::UsernameTaken,
+                other => other.into(),
+            })?;
+        event.user_id = Some(user.id);
+        event.log();
         Ok(user)
+    }
+
+    /// One page of the security events of `user`, newest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn events(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<RecordedEvent>, DomainError> {
+        Ok(self.events.list_for_user(user, page)?)
     }
 
     /// The user with this id.

@@ -14,5 +14,6 @@ pub use ids::{OsRandomIds, SystemClock, random_secret};
 pub use jwt::{JwtCodec, JwtOptions};
 pub use password::{BcryptHasher, BoundedHasher};
 pub use repositories::{
-    DieselPostRepository, DieselRateLimiter, DieselSessionRepository, DieselUserRepository,
+    DieselPostRepository, DieselRateLimiter, DieselSecurityEventRepository,
+    DieselSessionRepository, DieselUserRepository,
 };

@@ -42,3 +42,17 @@ diesel::table! {
         hits -> BigInt,
     }
 }
+
+diesel::table! {
+    security_events (id) {
+        id -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<BigInt>,
+        session_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(security_events -> users (user_id));

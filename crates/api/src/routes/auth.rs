@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedUser, ClientAddress, Deferred, Json, OptionalJson};
+use crate::extract::{AuthenticatedUser, ClientInfo, Deferred, Json, OptionalJson};
 use crate::state::AppState;
 
 /// What registration and login send.
@@ -95,13 +95,13 @@ fn token_response(pair: &TokenPair) -> HttpResponse {
 )]
 pub async fn login(
     state: web::Data<AppState>,
-    client: ClientAddress,
+    client: ClientInfo,
     body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Json(Credentials { username, password }) = body;
     let attempt = LoginAttempt { username, password };
     let pair = state
-        .sessions(move |sessions| sessions.login(&attempt, client.0))
+        .sessions(move |sessions| sessions.login(&attempt, &client.0))
         .await?;
     Ok(token_response(&pair))
 }
@@ -128,12 +128,12 @@ pub async fn login(
 )]
 pub async fn refresh(
     state: web::Data<AppState>,
-    client: ClientAddress,
+    client: ClientInfo,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = body.0.refresh_token;
     let pair = state
-        .sessions(move |sessions| sessions.refresh(token.expose_secret(), client.0))
+        .sessions(move |sessions| sessions.refresh(token.expose_secret(), &client.0))
         .await?;
     Ok(token_response(&pair))
 }
@@ -159,11 +159,12 @@ pub async fn refresh(
 pub async fn logout(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
+    client: ClientInfo,
     body: Deferred<OptionalJson<LogoutRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let refresh_token = body.0?.0.and_then(|body| body.refresh_token);
     state
-        .sessions(move |sessions| sessions.logout(&user.0, refresh_token.as_ref()))
+        .sessions(move |sessions| sessions.logout(&user.0, refresh_token.as_ref(), &client.0))
         .await?;
     Ok(HttpResponse::Ok().json(MessageBody {
         message: "Successfully logged out",

@@ -41,6 +41,7 @@ fn endpoints() -> Vec<Endpoint> {
             .get(users::list)
             .post(users::register),
         Endpoint::new("/api/v1/users/me").get(users::me),
+        Endpoint::new("/api/v1/users/me/events").get(users::events),
         Endpoint::new("/api/v1/login").post(auth::login),
         Endpoint::new("/api/v1/refresh").post(auth::refresh),
         Endpoint::new("/api/v1/logout").post(auth::logout),

@@ -22,6 +22,7 @@ use super::{auth, health, posts, users};
         users::register,
         users::list,
         users::me,
+        users::events,
         auth::login,
         auth::refresh,
         auth::logout,

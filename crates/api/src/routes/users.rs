@@ -2,14 +2,14 @@
 
 use actix_web::web::Query;
 use actix_web::{HttpRequest, HttpResponse, web};
-use blog_domain::{User, Username};
+use blog_domain::{RecordedEvent, SecurityEventKind, User, Username};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::Credentials;
 use super::paginated;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedUser, ClientAddress, Json, PageParams};
+use crate::extract::{AuthenticatedUser, ClientInfo, Deferred, Json, PageParams};
 use crate::state::AppState;
 
 /// A user as clients see it: never a password or hash.
@@ -60,13 +60,13 @@ impl From<User> for UserBody {
 )]
 pub async fn register(
     state: web::Data<AppState>,
-    client: ClientAddress,
+    client: ClientInfo,
     body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Json(Credentials { username, password }) = body;
     let username = Username::parse(username)?;
     let user = state
-        .users(move |users| users.register(username, password, client.0))
+        .users(move |users| users.register(username, password, &client.0))
         .await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
@@ -114,4 +114,97 @@ pub async fn me(
     let id = user.0.user_id;
     let user = state.users(move |users| users.get(id)).await?;
     Ok(web::Json(user.into()))
+}
+
+/// A security event as its user sees it.
+#[derive(Serialize, ToSchema)]
+pub struct EventBody {
+    /// Later events have greater ids.
+    #[schema(example = 42, minimum = 1)]
+    id: i64,
+    /// What happened.
+    #[serde(rename = "type")]
+    #[schema(schema_with = event_type_schema)]
+    kind: &'static str,
+    /// When, RFC 3339, UTC.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    at: time::OffsetDateTime,
+    /// The client's address.
+    #[schema(example = "203.0.113.7")]
+    ip: Option<String>,
+    /// The client's `User-Agent` (at most 256 characters of it).
+    #[schema(example = "curl/8.5.0")]
+    user_agent: Option<String>,
+    /// The login session it concerns.
+    #[schema(example = "9f2c4e0a1b3d5f7e9f2c4e0a1b3d5f7e")]
+    session_id: Option<String>,
+}
+
+/// The event types, from the domain's one list.
+fn event_type_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("What happened"))
+        .enum_values(Some(SecurityEventKind::ALL.map(SecurityEventKind::as_str)))
+        .examples([SecurityEventKind::LoginSucceeded.as_str()])
+        .build()
+}
+
+/// One page of events.
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    /// Newest first.
+    events: Vec<EventBody>,
+}
+
+impl From<RecordedEvent> for EventBody {
+    fn from(recorded: RecordedEvent) -> Self {
+        let event = recorded.event;
+        Self {
+            id: recorded.id.get(),
+            kind: event.kind.as_str(),
+            at: event.at,
+            ip: event.client.address.map(|ip| ip.to_string()),
+            user_agent: event
+                .client
+                .user_agent
+                .map(|agent| agent.as_str().to_owned()),
+            session_id: event.session_id.map(|id| id.as_str().to_owned()),
+        }
+    }
+}
+
+/// The caller's security events, newest first: registration, logins
+/// (failed ones too), refreshes, logouts.
+#[utoipa::path(
+    get, path = "/api/v1/users/me/events", operation_id = "list_my_events", tag = "users",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of the caller's events", body = EventList, headers(
+            ("X-Total-Count" = u64, description = "How many events the caller has"),
+            ("Link" = String, description = "`first`, `prev`, `next` and `last` pages (RFC 8288)"))),
+        (status = 400, description = "Bad paging", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
+pub async fn events(
+    user: AuthenticatedUser,
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    params: Deferred<Query<PageParams>>,
+) -> actix_web::Result<HttpResponse> {
+    // Deferred: a bad query answers 400 only after the token had its 401.
+    let page_request = params.0?.request()?;
+    let id = user.0.user_id;
+    let page = state
+        .users(move |users| users.events(id, page_request))
+        .await?;
+    Ok(paginated(&request, &[], page, |events| EventList {
+        events: events.into_iter().map(EventBody::from).collect(),
+    }))
 }

@@ -284,13 +284,14 @@ fn development_serves_logs_auth_events_without_secrets_and_stops_on_sigterm() {
     );
     let log = log.join("\n");
     for event in [
-        "user registered",
-        "login succeeded",
-        "tokens refreshed",
-        "logged out",
-        "login failed",
+        "registered",
+        "login_succeeded",
+        "refreshed",
+        "logged_out",
+        "login_failed",
     ] {
-        assert!(log.contains(event), "no {event:?} event in {log}");
+        let field = format!("\"event\":\"{event}\"");
+        assert!(log.contains(&field), "no {event:?} event in {log}");
     }
     for secret in [password, refresh.as_str(), access.as_str(), "$2b$"] {
         assert!(!log.contains(secret), "{secret:?} leaked into the log");
@@ -700,7 +701,7 @@ fn purge_deletes_expired_sessions_once_and_says_how_many() {
     assert!(purged.status.success(), "{}", stderr(&purged));
     assert_eq!(
         String::from_utf8(purged.stdout).unwrap().trim(),
-        "purged 2 expired sessions and 0 ended rate-limit windows"
+        "purged 2 expired sessions, 0 ended rate-limit windows and 0 old security events"
     );
     let again = run(dir.path(), &short, &["purge"], "");
     assert!(

@@ -7,6 +7,7 @@
 mod cli;
 mod concurrency;
 mod errors;
+mod events;
 mod health;
 mod helpers;
 mod inputs;

@@ -128,13 +128,34 @@ async fn five_failures_lock_a_username_even_for_the_right_password_until_retry_a
         "another name is not limited"
     );
     actix_web::rt::time::sleep(Duration::from_secs(retry_after)).await;
-    assert_eq!(
-        login_from(&app, "10.0.1.10", "alice", PASSWORD)
-            .await
-            .status,
-        200,
-        "Retry-After is honest"
-    );
+    let pair = login_from(&app, "10.0.1.10", "alice", PASSWORD).await;
+    assert_eq!(pair.status, 200, "Retry-After is honest");
+
+    // The trail: five failures, the refusal (from its address), the login.
+    let access = pair.json()["access_token"].as_str().unwrap().to_owned();
+    let events = app
+        .get_auth("/api/v1/users/me/events", &access)
+        .await
+        .json();
+    let trail: Vec<String> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            format!(
+                "{} {}",
+                event["type"].as_str().unwrap(),
+                event["ip"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        "login_succeeded 10.0.1.10".to_owned(),
+        "login_rate_limited 10.0.1.9".to_owned(),
+    ];
+    expected.extend((1..=5).rev().map(|n| format!("login_failed 10.0.1.{n}")));
+    expected.push("registered 10.0.0.1".to_owned());
+    assert_eq!(trail, expected);
 }
 
 async fn logins_are_limited_per_address(app: TestApp) {

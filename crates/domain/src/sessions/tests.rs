@@ -4,10 +4,10 @@ use mockall::predicate::{always, eq};
 
 use super::*;
 use crate::ports::{
-    MockClock, MockIdGenerator, MockPasswordHasher, MockSessionRepository, MockTokenCodec,
-    MockUserRepository, RepositoryError, TokenError,
+    MockClock, MockIdGenerator, MockPasswordHasher, MockSecurityEventRepository,
+    MockSessionRepository, MockTokenCodec, MockUserRepository, RepositoryError, TokenError,
 };
-use crate::test_support::{NOW, SESSION_TTL, session, session_id, token_id, user_id};
+use crate::test_support::{NOW, SESSION_TTL, client, session, session_id, token_id, user_id};
 use crate::{PasswordHash, User, UserCredentials};
 
 const ACCESS_TTL: Duration = Duration::hours(1);
@@ -17,6 +17,7 @@ const ACCESS_TTL: Duration = Duration::hours(1);
 struct Mocks {
     users: MockUserRepository,
     sessions: MockSessionRepository,
+    events: MockSecurityEventRepository,
     hasher: MockPasswordHasher,
     tokens: MockTokenCodec,
 }
@@ -32,6 +33,7 @@ impl Mocks {
         Self {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
+            events: MockSecurityEventRepository::new(),
             hasher,
             tokens,
         }
@@ -55,6 +57,7 @@ impl Mocks {
             SessionPorts {
                 users: Arc::new(self.users),
                 sessions: Arc::new(self.sessions),
+                events: Arc::new(self.events),
                 hasher: Arc::new(self.hasher),
                 tokens: Arc::new(self.tokens),
                 clock: Arc::new(clock),
@@ -98,6 +101,18 @@ fn hash(raw: &str) -> PasswordHash {
     PasswordHash::new(raw.into())
 }
 
+/// Whether `event` is a `kind` of user 1 from [`client`], now, in `session`.
+fn is_event(event: &SecurityEvent, kind: SecurityEventKind, session: Option<SessionId>) -> bool {
+    *event
+        == SecurityEvent {
+            kind,
+            user_id: Some(user_id(1)),
+            session_id: session,
+            client: client(),
+            at: NOW,
+        }
+}
+
 fn assert_auth_error<T: fmt::Debug>(result: Result<T, DomainError>, expected: AuthError) {
     match result {
         Err(DomainError::Unauthorized(actual)) => assert_eq!(actual, expected),
@@ -123,18 +138,24 @@ fn login_opens_a_session_and_returns_a_pair() {
     mocks
         .sessions
         .expect_create()
-        .withf(|s| {
+        .withf(|s, event| {
             s.user_id == user_id(1)
                 && s.id == session_id(1)
                 && s.refresh_token_id == token_id(2)
                 && s.expires_at == NOW + SESSION_TTL
                 && s.revoked_at.is_none()
+                && is_event(
+                    event,
+                    SecurityEventKind::LoginSucceeded,
+                    Some(session_id(1)),
+                )
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
+    mocks.events.expect_record().never();
     let pair = mocks
         .service()
-        .login(&attempt("alice", "correct horse"), None)
+        .login(&attempt("alice", "correct horse"), &client())
         .unwrap();
     assert_eq!(pair.expires_in, 3600);
     assert_eq!(
@@ -167,8 +188,25 @@ fn login_of_an_unknown_user_still_spends_one_verification_on_the_dummy_hash() {
         .times(1)
         .returning(|_, _| Ok(false));
     mocks.sessions.expect_create().never();
+    mocks
+        .events
+        .expect_record()
+        .withf(|event| {
+            *event
+                == SecurityEvent {
+                    kind: SecurityEventKind::LoginFailed,
+                    user_id: None,
+                    session_id: None,
+                    client: client(),
+                    at: NOW,
+                }
+        })
+        .times(1)
+        .returning(|_| Ok(()));
     assert_auth_error(
-        mocks.service().login(&attempt("nobody", "whatever1"), None),
+        mocks
+            .service()
+            .login(&attempt("nobody", "whatever1"), &client()),
         AuthError::InvalidCredentials,
     );
 }
@@ -186,8 +224,11 @@ fn login_with_a_malformed_username_also_spends_one_verification() {
         .expect_verify()
         .times(1)
         .returning(|_, _| Ok(false));
+    mocks.events.expect_record().times(1).returning(|_| Ok(()));
     assert_auth_error(
-        mocks.service().login(&attempt("' OR 1=1 --", "x"), None),
+        mocks
+            .service()
+            .login(&attempt("' OR 1=1 --", "x"), &client()),
         AuthError::InvalidCredentials,
     );
 }
@@ -207,8 +248,16 @@ fn login_with_a_wrong_password_opens_no_session() {
         .times(1)
         .returning(|_, _| Ok(false));
     mocks.sessions.expect_create().never();
+    mocks
+        .events
+        .expect_record()
+        .withf(|event| is_event(event, SecurityEventKind::LoginFailed, None))
+        .times(1)
+        .returning(|_| Ok(()));
     assert_auth_error(
-        mocks.service().login(&attempt("alice", "wrong one"), None),
+        mocks
+            .service()
+            .login(&attempt("alice", "wrong one"), &client()),
         AuthError::InvalidCredentials,
     );
 }
@@ -229,9 +278,10 @@ fn login_with_a_password_past_72_bytes_fails_even_if_the_prefix_matches() {
         .times(1)
         .returning(|_, _| Ok(true));
     mocks.sessions.expect_create().never();
+    mocks.events.expect_record().times(1).returning(|_| Ok(()));
     let long = "p".repeat(73);
     assert_auth_error(
-        mocks.service().login(&attempt("alice", &long), None),
+        mocks.service().login(&attempt("alice", &long), &client()),
         AuthError::InvalidCredentials,
     );
 }
@@ -247,11 +297,14 @@ fn refresh_rotates_the_refresh_token() {
     mocks
         .sessions
         .expect_rotate_refresh_token()
-        .with(eq(session_id(1)), eq(token_id(1)), eq(token_id(2)), eq(NOW))
+        .withf(|id, current, next, now, event| {
+            (id, current, next, now) == (&session_id(1), &token_id(1), &token_id(2), &NOW)
+                && is_event(event, SecurityEventKind::Refreshed, Some(session_id(1)))
+        })
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     mocks.sessions.expect_revoke().never();
-    let pair = mocks.service().refresh("refresh-token", None).unwrap();
+    let pair = mocks.service().refresh("refresh-token", &client()).unwrap();
     assert_eq!(
         pair.refresh_token.expose_secret(),
         format!("refresh:{}", token_id(2))
@@ -268,15 +321,22 @@ fn reuse_of_a_rotated_refresh_token_revokes_the_session() {
     mocks
         .sessions
         .expect_rotate_refresh_token()
-        .returning(|_, _, _, _| Ok(false));
+        .returning(|_, _, _, _, _| Ok(false));
     mocks
         .sessions
         .expect_revoke()
-        .with(eq(session_id(1)), eq(NOW))
+        .withf(|id, at, event| {
+            (id, at) == (&session_id(1), &NOW)
+                && is_event(
+                    event,
+                    SecurityEventKind::RefreshReuseDetected,
+                    Some(session_id(1)),
+                )
+        })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     assert_auth_error(
-        mocks.service().refresh("old-refresh-token", None),
+        mocks.service().refresh("old-refresh-token", &client()),
         AuthError::TokenRevoked,
     );
 }
@@ -287,7 +347,7 @@ fn an_access_token_cannot_refresh() {
     mocks.sessions.expect_find().never();
     mocks.sessions.expect_rotate_refresh_token().never();
     assert_auth_error(
-        mocks.service().refresh("access-token", None),
+        mocks.service().refresh("access-token", &client()),
         AuthError::WrongTokenType,
     );
 }
@@ -303,7 +363,7 @@ fn refresh_of_a_logged_out_session_is_revoked_without_rotation() {
     });
     mocks.sessions.expect_rotate_refresh_token().never();
     assert_auth_error(
-        mocks.service().refresh("refresh-token", None),
+        mocks.service().refresh("refresh-token", &client()),
         AuthError::TokenRevoked,
     );
 }
@@ -321,7 +381,7 @@ fn refresh_with_an_expired_or_invalid_token_says_which() {
             .expect_decode()
             .returning(move |_, _| Err(error.take().unwrap()));
         mocks.sessions.expect_find().never();
-        assert_auth_error(mocks.service().refresh("token", None), expected);
+        assert_auth_error(mocks.service().refresh("token", &client()), expected);
     }
 }
 
@@ -334,7 +394,7 @@ fn a_token_naming_a_session_of_another_user_is_invalid() {
         .returning(|_| Ok(Some(session(1))));
     mocks.sessions.expect_rotate_refresh_token().never();
     assert_auth_error(
-        mocks.service().refresh("forged", None),
+        mocks.service().refresh("forged", &client()),
         AuthError::InvalidToken,
     );
 }
@@ -422,10 +482,18 @@ fn logout_revokes_the_session_of_the_access_token() {
     mocks
         .sessions
         .expect_revoke()
-        .with(eq(session_id(1)), eq(NOW))
+        .withf(|id, at, event| {
+            (id, at) == (&session_id(1), &NOW)
+                && is_event(event, SecurityEventKind::LoggedOut, Some(session_id(1)))
+        })
         .times(1)
-        .returning(|_, _| Ok(()));
-    assert!(mocks.service().logout(&principal(), None).is_ok());
+        .returning(|_, _, _| Ok(()));
+    assert!(
+        mocks
+            .service()
+            .logout(&principal(), None, &client())
+            .is_ok()
+    );
 }
 
 #[test]
@@ -435,22 +503,25 @@ fn logout_with_a_refresh_token_of_another_own_session_revokes_both() {
         ..claims(TokenKind::Refresh, 1)
     };
     let mut mocks = Mocks::new().decoding_to(other);
-    mocks
-        .sessions
-        .expect_revoke()
-        .with(eq(session_id(1)), eq(NOW))
-        .times(1)
-        .returning(|_, _| Ok(()));
-    mocks
-        .sessions
-        .expect_revoke()
-        .with(eq(session_id(9)), eq(NOW))
-        .times(1)
-        .returning(|_, _| Ok(()));
+    for ended in [1, 9] {
+        mocks
+            .sessions
+            .expect_revoke()
+            .withf(move |id, at, event| {
+                (id, at) == (&session_id(ended), &NOW)
+                    && is_event(event, SecurityEventKind::LoggedOut, Some(session_id(ended)))
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+    }
     assert!(
         mocks
             .service()
-            .logout(&principal(), Some(&SecretString::from("refresh")))
+            .logout(
+                &principal(),
+                Some(&SecretString::from("refresh")),
+                &client()
+            )
             .is_ok()
     );
 }
@@ -465,18 +536,18 @@ fn logout_never_revokes_a_session_of_someone_else() {
     mocks
         .sessions
         .expect_revoke()
-        .with(eq(session_id(1)), eq(NOW))
+        .with(eq(session_id(1)), eq(NOW), always())
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     mocks
         .sessions
         .expect_revoke()
-        .with(eq(session_id(9)), always())
+        .with(eq(session_id(9)), always(), always())
         .never();
     assert!(
         mocks
             .service()
-            .logout(&principal(), Some(&SecretString::from("stolen")))
+            .logout(&principal(), Some(&SecretString::from("stolen")), &client())
             .is_ok()
     );
 }
@@ -505,10 +576,7 @@ fn a_limited_login_costs_no_hash_and_no_lookup() {
             refresh_per_address: limit,
         },
     );
-    let result = service.login(
-        &attempt("alice", "correct horse"),
-        Some(IpAddr::from([192, 0, 2, 1])),
-    );
+    let result = service.login(&attempt("alice", "correct horse"), &client());
     // Whole seconds, rounded up.
     assert!(
         matches!(
@@ -530,9 +598,10 @@ mod on_in_memory_adapters {
 
     use super::*;
     use crate::testing::{
-        InMemoryRateLimiter, InMemoryStore, InMemoryTokens, ManualClock, PlainHasher, SequentialIds,
+        EPOCH, InMemoryRateLimiter, InMemoryStore, InMemoryTokens, ManualClock, PlainHasher,
+        SequentialIds,
     };
-    use crate::{RateLimit, RateLimits, UserService};
+    use crate::{PageRequest, RateLimit, RateLimits, UserService};
 
     const LIMITS: RateLimits = RateLimits {
         login_failures_per_username: RateLimit {
@@ -553,8 +622,11 @@ mod on_in_memory_adapters {
         },
     };
 
-    fn address(last: u8) -> Option<IpAddr> {
-        Some(IpAddr::from([192, 0, 2, last]))
+    fn address(last: u8) -> Client {
+        Client {
+            address: Some(IpAddr::from([192, 0, 2, last])),
+            user_agent: None,
+        }
     }
 
     fn attempt_of(username: &str, password: &str) -> LoginAttempt {
@@ -572,17 +644,17 @@ mod on_in_memory_adapters {
             .register(
                 Username::parse("bob").unwrap(),
                 SecretString::from("battery staple"),
-                None,
+                &Client::default(),
             )
             .unwrap();
         for n in 0..5 {
             assert_auth_error(
-                sessions.login(&attempt_of("alice", "wrong password"), address(n)),
+                sessions.login(&attempt_of("alice", "wrong password"), &address(n)),
                 AuthError::InvalidCredentials,
             );
         }
         clock.advance(Duration::minutes(5));
-        let limited = sessions.login(&attempt_of("alice", "correct horse"), address(9));
+        let limited = sessions.login(&attempt_of("alice", "correct horse"), &address(9));
         assert!(
             matches!(
                 limited,
@@ -594,16 +666,104 @@ mod on_in_memory_adapters {
         );
         assert!(
             sessions
-                .login(&attempt_of("bob", "battery staple"), address(9))
+                .login(&attempt_of("bob", "battery staple"), &address(9))
                 .is_ok(),
             "another name is not limited"
         );
         clock.advance(Duration::minutes(10));
         assert!(
             sessions
-                .login(&attempt_of("alice", "correct horse"), address(9))
+                .login(&attempt_of("alice", "correct horse"), &address(9))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn every_step_of_a_login_leaves_its_event_in_the_users_trail() {
+        use SecurityEventKind::{
+            LoggedOut, LoginFailed, LoginRateLimited, LoginSucceeded, RefreshReuseDetected,
+            Refreshed, Registered,
+        };
+        let (users, sessions, clock) = services();
+        let sessions = sessions.with_rate_limits(Arc::new(InMemoryRateLimiter::default()), LIMITS);
+        let from = address(7);
+        sessions
+            .login(&attempt_of("alice", "wrong password"), &from)
+            .unwrap_err();
+        sessions
+            .login(&attempt_of("nobody", "wrong password"), &from)
+            .unwrap_err();
+        let pair = sessions
+            .login(&attempt_of("alice", "correct horse"), &from)
+            .unwrap();
+        let renewed = sessions
+            .refresh(pair.refresh_token.expose_secret(), &from)
+            .unwrap();
+        let principal = sessions
+            .authenticate(renewed.access_token.expose_secret())
+            .unwrap();
+        sessions
+            .refresh(pair.refresh_token.expose_secret(), &from)
+            .unwrap_err();
+        let second = sessions
+            .login(&attempt_of("alice", "correct horse"), &from)
+            .unwrap();
+        let second = sessions
+            .authenticate(second.access_token.expose_secret())
+            .unwrap();
+        sessions.logout(&second, None, &from).unwrap();
+        for _ in 0..4 {
+            sessions
+                .login(&attempt_of("alice", "wrong password"), &from)
+                .unwrap_err();
+        }
+        clock.advance(Duration::SECOND);
+        sessions
+            .login(&attempt_of("alice", "correct horse"), &from)
+            .unwrap_err();
+
+        let trail = users
+            .events(
+                principal.user_id,
+                PageRequest::new(None, Some(100)).unwrap(),
+            )
+            .unwrap();
+        let kinds: Vec<_> = trail.items.iter().map(|r| r.event.kind).collect();
+        let mut expected = vec![LoginRateLimited];
+        expected.extend([LoginFailed; 4]);
+        expected.extend([
+            LoggedOut,
+            LoginSucceeded,
+            RefreshReuseDetected,
+            Refreshed,
+            LoginSucceeded,
+            LoginFailed,
+            Registered,
+        ]);
+        assert_eq!(
+            kinds, expected,
+            "newest first; the unknown name's failure is no one's"
+        );
+        let sessions_named: Vec<_> = trail.items[5..9]
+            .iter()
+            .map(|r| r.event.session_id.clone())
+            .collect();
+        assert_eq!(
+            sessions_named,
+            [
+                Some(second.session_id.clone()),
+                Some(second.session_id),
+                Some(principal.session_id.clone()),
+                Some(principal.session_id)
+            ]
+        );
+        assert!(
+            trail.items[..9]
+                .iter()
+                .all(|r| r.event.client == from && r.event.user_id == Some(principal.user_id)),
+            "each names the user and the client"
+        );
+        assert_eq!(trail.items[0].event.at, EPOCH + Duration::SECOND);
     }
 
     #[test]
@@ -612,19 +772,19 @@ mod on_in_memory_adapters {
         let pair = login(&sessions);
         let sessions = sessions.with_rate_limits(Arc::new(InMemoryRateLimiter::default()), LIMITS);
         let renewed = sessions
-            .refresh(pair.refresh_token.expose_secret(), address(1))
+            .refresh(pair.refresh_token.expose_secret(), &address(1))
             .unwrap();
         let again = sessions
-            .refresh(renewed.refresh_token.expose_secret(), address(1))
+            .refresh(renewed.refresh_token.expose_secret(), &address(1))
             .unwrap();
-        let limited = sessions.refresh(again.refresh_token.expose_secret(), address(1));
+        let limited = sessions.refresh(again.refresh_token.expose_secret(), &address(1));
         assert!(
             matches!(limited, Err(DomainError::RateLimited { .. })),
             "{limited:?}"
         );
         assert!(
             sessions
-                .refresh(again.refresh_token.expose_secret(), address(2))
+                .refresh(again.refresh_token.expose_secret(), &address(2))
                 .is_ok(),
             "another address is not limited, and the limited refresh spent no token"
         );
@@ -633,11 +793,17 @@ mod on_in_memory_adapters {
     fn services() -> (UserService, SessionService, Arc<ManualClock>) {
         let store = Arc::new(InMemoryStore::default());
         let clock = Arc::new(ManualClock::default());
-        let users = UserService::new(store.clone(), Arc::new(PlainHasher), clock.clone());
+        let users = UserService::new(
+            store.clone(),
+            store.clone(),
+            Arc::new(PlainHasher),
+            clock.clone(),
+        );
         let sessions = SessionService::new(
             SessionPorts {
                 users: store.clone(),
-                sessions: store,
+                sessions: store.clone(),
+                events: store,
                 hasher: Arc::new(PlainHasher),
                 tokens: Arc::new(InMemoryTokens::default()),
                 clock: clock.clone(),
@@ -652,7 +818,7 @@ mod on_in_memory_adapters {
             .register(
                 Username::parse("alice").unwrap(),
                 SecretString::from("correct horse"),
-                None,
+                &Client::default(),
             )
             .unwrap();
         (users, sessions, clock)
@@ -665,7 +831,7 @@ mod on_in_memory_adapters {
                     username: "alice".into(),
                     password: SecretString::from("correct horse"),
                 },
-                None,
+                &Client::default(),
             )
             .unwrap()
     }
@@ -680,7 +846,7 @@ mod on_in_memory_adapters {
             AuthError::TokenExpired,
         );
         let renewed = sessions
-            .refresh(pair.refresh_token.expose_secret(), None)
+            .refresh(pair.refresh_token.expose_secret(), &Client::default())
             .unwrap();
         assert!(
             sessions
@@ -689,7 +855,7 @@ mod on_in_memory_adapters {
         );
         clock.advance(SESSION_TTL);
         assert_auth_error(
-            sessions.refresh(renewed.refresh_token.expose_secret(), None),
+            sessions.refresh(renewed.refresh_token.expose_secret(), &Client::default()),
             AuthError::TokenExpired,
         );
     }
@@ -700,14 +866,14 @@ mod on_in_memory_adapters {
         let pair = login(&sessions);
         let other_login = login(&sessions);
         let renewed = sessions
-            .refresh(pair.refresh_token.expose_secret(), None)
+            .refresh(pair.refresh_token.expose_secret(), &Client::default())
             .unwrap();
         assert_auth_error(
-            sessions.refresh(pair.refresh_token.expose_secret(), None),
+            sessions.refresh(pair.refresh_token.expose_secret(), &Client::default()),
             AuthError::TokenRevoked,
         );
         assert_auth_error(
-            sessions.refresh(renewed.refresh_token.expose_secret(), None),
+            sessions.refresh(renewed.refresh_token.expose_secret(), &Client::default()),
             AuthError::TokenRevoked,
         );
         assert_auth_error(

@@ -4,12 +4,15 @@ use mockall::predicate::eq;
 use secrecy::SecretString;
 
 use super::*;
-use crate::ports::{HashError, MockClock, MockPasswordHasher, MockUserRepository};
-use crate::test_support::{NOW, user_id};
+use crate::ports::{
+    HashError, MockClock, MockPasswordHasher, MockSecurityEventRepository, MockUserRepository,
+};
+use crate::test_support::{NOW, client, user_id};
 use crate::{PasswordHash, PasswordRule, ValidationError};
 
 struct Mocks {
     users: MockUserRepository,
+    events: MockSecurityEventRepository,
     hasher: MockPasswordHasher,
 }
 
@@ -19,6 +22,7 @@ impl Mocks {
         hasher.expect_max_password_bytes().return_const(72_usize);
         Self {
             users: MockUserRepository::new(),
+            events: MockSecurityEventRepository::new(),
             hasher,
         }
     }
@@ -26,7 +30,12 @@ impl Mocks {
     fn service(self) -> UserService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
-        UserService::new(Arc::new(self.users), Arc::new(self.hasher), Arc::new(clock))
+        UserService::new(
+            Arc::new(self.users),
+            Arc::new(self.events),
+            Arc::new(self.hasher),
+            Arc::new(clock),
+        )
     }
 }
 
@@ -55,9 +64,10 @@ fn a_password_past_the_hashers_limit_is_weak_and_never_hashed() {
     let mut mocks = Mocks::new();
     mocks.hasher.expect_hash().never();
     mocks.users.expect_create().never();
-    let result = mocks
-        .service()
-        .register(alice_name(), SecretString::from("p".repeat(73)), None);
+    let result =
+        mocks
+            .service()
+            .register(alice_name(), SecretString::from("p".repeat(73)), &client());
     assert!(
         matches!(
             result,
@@ -77,7 +87,9 @@ fn a_busy_hasher_is_unavailable_not_internal() {
         .expect_hash()
         .returning(|_| Err(HashError::Busy));
     mocks.users.expect_create().never();
-    let result = mocks.service().register(alice_name(), new_password(), None);
+    let result = mocks
+        .service()
+        .register(alice_name(), new_password(), &client());
     assert!(
         matches!(result, Err(DomainError::Unavailable(_))),
         "{result:?}"
@@ -85,7 +97,7 @@ fn a_busy_hasher_is_unavailable_not_internal() {
 }
 
 #[test]
-fn register_stores_the_hash_not_the_password() {
+fn register_stores_the_hash_not_the_password_with_its_event() {
     let mut mocks = Mocks::new();
     mocks
         .hasher
@@ -96,12 +108,24 @@ fn register_stores_the_hash_not_the_password() {
     mocks
         .users
         .expect_create()
-        .withf(|new| new.password_hash == hash("$2b$hash") && new.created_at == NOW)
+        .withf(|new, event| {
+            new.password_hash == hash("$2b$hash")
+                && new.created_at == NOW
+                && *event
+                    == SecurityEvent {
+                        kind: SecurityEventKind::Registered,
+                        user_id: None,
+                        session_id: None,
+                        client: client(),
+                        at: NOW,
+                    }
+        })
         .times(1)
-        .returning(|_| Ok(alice()));
-    let user = mocks
-        .service()
-        .register(Username::parse("alice").unwrap(), new_password(), None);
+        .returning(|_, _| Ok(alice()));
+    let user =
+        mocks
+            .service()
+            .register(Username::parse("alice").unwrap(), new_password(), &client());
     assert_eq!(user.unwrap(), alice());
 }
 
@@ -115,10 +139,11 @@ fn register_of_a_taken_username_is_a_conflict() {
     mocks
         .users
         .expect_create()
-        .returning(|_| Err(RepositoryError::Conflict));
-    let result = mocks
-        .service()
-        .register(Username::parse("alice").unwrap(), new_password(), None);
+        .returning(|_, _| Err(RepositoryError::Conflict));
+    let result =
+        mocks
+            .service()
+            .register(Username::parse("alice").unwrap(), new_password(), &client());
     assert!(
         matches!(result, Err(DomainError::UsernameTaken)),
         "{result:?}"
@@ -133,9 +158,10 @@ fn register_reports_a_hasher_failure_as_internal() {
         .expect_hash()
         .returning(|_| Err(HashError::Failed("broken".into())));
     mocks.users.expect_create().never();
-    let result = mocks
-        .service()
-        .register(Username::parse("alice").unwrap(), new_password(), None);
+    let result =
+        mocks
+            .service()
+            .register(Username::parse("alice").unwrap(), new_password(), &client());
     assert!(
         matches!(result, Err(DomainError::Internal(_))),
         "{result:?}"
@@ -150,4 +176,24 @@ fn user_lookup_of_a_missing_user_is_not_found() {
         mocks.service().get(user_id(5)),
         Err(DomainError::NotFound(Resource::User))
     ));
+}
+
+#[test]
+fn events_are_the_users_own_page() {
+    let mut mocks = Mocks::new();
+    let page = PageRequest::new(Some(2), Some(5)).unwrap();
+    mocks
+        .events
+        .expect_list_for_user()
+        .with(eq(user_id(3)), eq(page))
+        .times(1)
+        .returning(move |_, request| {
+            Ok(Page {
+                items: Vec::new(),
+                total: 7,
+                request,
+            })
+        });
+    let listed = mocks.service().events(user_id(3), page).unwrap();
+    assert_eq!((listed.items.len(), listed.total), (0, 7));
 }

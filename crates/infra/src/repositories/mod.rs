@@ -1,5 +1,6 @@
 //! Diesel implementations of the repository ports, one code for both backends.
 
+mod events;
 mod posts;
 mod rate_limits;
 mod sessions;
@@ -9,6 +10,7 @@ use blog_domain::ports::RepositoryError;
 use blog_domain::{BoxError, PageRequest};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
+pub use events::DieselSecurityEventRepository;
 pub use posts::DieselPostRepository;
 pub use rate_limits::DieselRateLimiter;
 pub use sessions::DieselSessionRepository;

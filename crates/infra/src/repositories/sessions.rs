@@ -1,11 +1,11 @@
 //! Login sessions in the `sessions` table.
 
 use blog_domain::ports::{RepositoryError, SessionRepository};
-use blog_domain::{Session, SessionId, TokenId, UserId};
+use blog_domain::{SecurityEvent, Session, SessionId, TokenId, UserId};
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{PURGE_BATCH, corrupt, from_db_time, in_batches, to_db_time};
+use super::{PURGE_BATCH, corrupt, events, from_db_time, in_batches, to_db_time};
 use crate::db::{DbPool, connection, repository_error};
 use crate::schema::sessions;
 
@@ -49,20 +49,22 @@ impl TryFrom<SessionRow> for Session {
 }
 
 impl SessionRepository for DieselSessionRepository {
-    fn create(&self, session: &Session) -> Result<(), RepositoryError> {
+    fn create(&self, session: &Session, event: &SecurityEvent) -> Result<(), RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        diesel::insert_into(sessions::table)
-            .values((
-                sessions::id.eq(session.id.as_str()),
-                sessions::user_id.eq(session.user_id.get()),
-                sessions::refresh_token_id.eq(session.refresh_token_id.as_str()),
-                sessions::created_at.eq(to_db_time(session.created_at)),
-                sessions::expires_at.eq(to_db_time(session.expires_at)),
-                sessions::revoked_at.eq(session.revoked_at.map(to_db_time)),
-            ))
-            .execute(&mut conn)
-            .map_err(repository_error)?;
-        Ok(())
+        conn.transaction(|conn| {
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id.eq(session.id.as_str()),
+                    sessions::user_id.eq(session.user_id.get()),
+                    sessions::refresh_token_id.eq(session.refresh_token_id.as_str()),
+                    sessions::created_at.eq(to_db_time(session.created_at)),
+                    sessions::expires_at.eq(to_db_time(session.expires_at)),
+                    sessions::revoked_at.eq(session.revoked_at.map(to_db_time)),
+                ))
+                .execute(conn)?;
+            events::insert(conn, event, event.user_id)
+        })
+        .map_err(repository_error)
     }
 
     fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
@@ -83,33 +85,47 @@ impl SessionRepository for DieselSessionRepository {
         current: &TokenId,
         next: &TokenId,
         now: OffsetDateTime,
+        event: &SecurityEvent,
     ) -> Result<bool, RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        // One statement: of two refreshes with the same token, one wins.
-        let swapped = diesel::update(
-            sessions::table
-                .filter(sessions::id.eq(id.as_str()))
-                .filter(sessions::refresh_token_id.eq(current.as_str()))
-                .filter(sessions::revoked_at.is_null())
-                .filter(sessions::expires_at.gt(to_db_time(now))),
-        )
-        .set(sessions::refresh_token_id.eq(next.as_str()))
-        .execute(&mut conn)
-        .map_err(repository_error)?;
-        Ok(swapped == 1)
+        conn.transaction(|conn| {
+            // One statement: of two refreshes with the same token, one wins.
+            let swapped = diesel::update(
+                sessions::table
+                    .filter(sessions::id.eq(id.as_str()))
+                    .filter(sessions::refresh_token_id.eq(current.as_str()))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::expires_at.gt(to_db_time(now))),
+            )
+            .set(sessions::refresh_token_id.eq(next.as_str()))
+            .execute(conn)?
+                == 1;
+            if swapped {
+                events::insert(conn, event, event.user_id)?;
+            }
+            Ok(swapped)
+        })
+        .map_err(repository_error)
     }
 
-    fn revoke(&self, id: &SessionId, at: OffsetDateTime) -> Result<(), RepositoryError> {
+    fn revoke(
+        &self,
+        id: &SessionId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<(), RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        diesel::update(
-            sessions::table
-                .filter(sessions::id.eq(id.as_str()))
-                .filter(sessions::revoked_at.is_null()),
-        )
-        .set(sessions::revoked_at.eq(Some(to_db_time(at))))
-        .execute(&mut conn)
-        .map_err(repository_error)?;
-        Ok(())
+        conn.transaction(|conn| {
+            diesel::update(
+                sessions::table
+                    .filter(sessions::id.eq(id.as_str()))
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set(sessions::revoked_at.eq(Some(to_db_time(at))))
+            .execute(conn)?;
+            events::insert(conn, event, event.user_id)
+        })
+        .map_err(repository_error)
     }
 
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {

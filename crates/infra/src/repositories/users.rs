@@ -2,12 +2,13 @@
 
 use blog_domain::ports::{RepositoryError, UserRepository};
 use blog_domain::{
-    NewUser, Page, PageRequest, PasswordHash, User, UserCredentials, UserId, Username,
+    NewUser, Page, PageRequest, PasswordHash, SecurityEvent, User, UserCredentials, UserId,
+    Username,
 };
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use super::{corrupt, from_db_time, limit_offset, to_db_time, total};
+use super::{corrupt, events, from_db_time, limit_offset, to_db_time, total};
 use crate::db::{DbPool, connection, repository_error};
 use crate::schema::users;
 
@@ -45,20 +46,27 @@ impl TryFrom<UserRow> for User {
 }
 
 impl UserRepository for DieselUserRepository {
-    fn create(&self, user: &NewUser) -> Result<User, RepositoryError> {
+    fn create(&self, user: &NewUser, event: &SecurityEvent) -> Result<User, RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        diesel::insert_into(users::table)
-            .values((
-                users::username.eq(user.username.as_str()),
-                users::password_hash.eq(user.password_hash.as_str()),
-                users::created_at.eq(to_db_time(user.created_at)),
-            ))
-            // A column tuple, not `as_returning()`: the multi-backend
-            // connection cannot run a `SelectBy` in a RETURNING clause.
-            .returning((users::id, users::username, users::created_at))
-            .get_result::<UserRow>(&mut conn)
+        let created: User = conn
+            .transaction(|conn| {
+                let row = diesel::insert_into(users::table)
+                    .values((
+                        users::username.eq(user.username.as_str()),
+                        users::password_hash.eq(user.password_hash.as_str()),
+                        users::created_at.eq(to_db_time(user.created_at)),
+                    ))
+                    // A column tuple, not `as_returning()`: the multi-backend
+                    // connection cannot run a `SelectBy` in a RETURNING clause.
+                    .returning((users::id, users::username, users::created_at))
+                    .get_result::<UserRow>(conn)?;
+                let id = UserId::new(row.id).ok();
+                events::insert(conn, event, id)?;
+                Ok(row)
+            })
             .map_err(repository_error)?
-            .try_into()
+            .try_into()?;
+        Ok(created)
     }
 
     fn find_credentials(

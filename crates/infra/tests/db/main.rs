@@ -11,14 +11,16 @@ use std::time::Duration;
 
 use blog_domain::ports::UserRepository;
 use blog_domain::testing::{
-    post_repository_contract, rate_limiter_contract, session_repository_contract,
-    user_repository_contract,
+    post_repository_contract, rate_limiter_contract, security_event_repository_contract,
+    session_repository_contract, user_repository_contract,
 };
-use blog_domain::{NewUser, PasswordHash, User, Username};
+use blog_domain::{
+    Client, NewUser, PasswordHash, SecurityEvent, SecurityEventKind, User, Username,
+};
 use blog_infra::testing::{TestBackend, TestDatabase};
 use blog_infra::{
-    DatabaseUrl, DbPool, DieselPostRepository, DieselRateLimiter, DieselSessionRepository,
-    DieselUserRepository, PoolOptions, db,
+    DatabaseUrl, DbPool, DieselPostRepository, DieselRateLimiter, DieselSecurityEventRepository,
+    DieselSessionRepository, DieselUserRepository, PoolOptions, db,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -43,13 +45,27 @@ pub fn pool(database: &TestDatabase) -> DbPool {
     pool
 }
 
+/// An event of `kind` at [`NOW`], of no one in particular.
+pub fn event(kind: SecurityEventKind) -> SecurityEvent {
+    SecurityEvent {
+        kind,
+        user_id: None,
+        session_id: None,
+        client: Client::default(),
+        at: NOW,
+    }
+}
+
 pub fn create_user(pool: &DbPool, name: &str) -> User {
     DieselUserRepository::new(pool.clone())
-        .create(&NewUser {
-            username: Username::parse(name).unwrap(),
-            password_hash: PasswordHash::new(format!("$2b$04$hash-of-{name}")),
-            created_at: NOW,
-        })
+        .create(
+            &NewUser {
+                username: Username::parse(name).unwrap(),
+                password_hash: PasswordHash::new(format!("$2b$04$hash-of-{name}")),
+                created_at: NOW,
+            },
+            &event(SecurityEventKind::Registered),
+        )
         .unwrap()
 }
 
@@ -83,6 +99,7 @@ mod contracts {
         the_user_repository_meets_the_domain_contract,
         the_post_repository_meets_the_domain_contract,
         the_session_repository_meets_the_domain_contract,
+        the_security_event_repository_meets_the_domain_contract,
         the_rate_limiter_meets_the_domain_contract,
     );
 }
@@ -96,10 +113,21 @@ fn fresh(backend: TestBackend) -> (DbPool, Arc<dyn UserRepository>, TestDatabase
     (pool, users, database)
 }
 
+fn events(pool: DbPool) -> Arc<DieselSecurityEventRepository> {
+    Arc::new(DieselSecurityEventRepository::new(pool))
+}
+
 fn the_user_repository_meets_the_domain_contract(backend: TestBackend) {
     user_repository_contract(|| {
-        let (_, users, database) = fresh(backend);
-        (users, database)
+        let (pool, users, database) = fresh(backend);
+        (users, events(pool), database)
+    });
+}
+
+fn the_security_event_repository_meets_the_domain_contract(backend: TestBackend) {
+    security_event_repository_contract(|| {
+        let (pool, users, database) = fresh(backend);
+        (users, events(pool), database)
     });
 }
 
@@ -115,7 +143,8 @@ fn the_session_repository_meets_the_domain_contract(backend: TestBackend) {
         let (pool, users, database) = fresh(backend);
         (
             users,
-            Arc::new(DieselSessionRepository::new(pool)),
+            Arc::new(DieselSessionRepository::new(pool.clone())),
+            events(pool),
             database,
         )
     });
@@ -160,7 +189,9 @@ fn a_purge_deletes_more_than_a_batch_of_expired_sessions_and_keeps_live_ones(poo
         expires_at: NOW + time::Duration::days(1),
         revoked_at: None,
     };
-    sessions.create(&live).unwrap();
+    sessions
+        .create(&live, &event(SecurityEventKind::LoginSucceeded))
+        .unwrap();
     assert_eq!(sessions.delete_expired(NOW).unwrap(), 1100);
     assert_eq!(sessions.find(&live.id).unwrap(), Some(live));
     assert_eq!(sessions.delete_expired(NOW).unwrap(), 0);

@@ -1,0 +1,144 @@
+//! The audit trail in the `security_events` table.
+
+use std::net::IpAddr;
+
+use blog_domain::ports::{RepositoryError, SecurityEventRepository};
+use blog_domain::{
+    Client, EventId, Page, PageRequest, RecordedEvent, SecurityEvent, SessionId, UserAgent, UserId,
+};
+use diesel::prelude::*;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::{PURGE_BATCH, corrupt, from_db_time, in_batches, limit_offset, to_db_time, total};
+use crate::db::{DbConnection, DbPool, connection, repository_error};
+use crate::schema::security_events;
+
+/// [`SecurityEventRepository`] on the pool.
+#[derive(Clone)]
+pub struct DieselSecurityEventRepository {
+    pool: DbPool,
+}
+
+impl DieselSecurityEventRepository {
+    /// A repository on `pool`.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// Inserts `event` on `conn`, as an event of `user_id`: the other
+/// repositories call it inside the transaction of the change it records.
+pub(super) fn insert(
+    conn: &mut DbConnection,
+    event: &SecurityEvent,
+    user_id: Option<UserId>,
+) -> QueryResult<()> {
+    diesel::insert_into(security_events::table)
+        .values((
+            security_events::kind.eq(event.kind.as_str()),
+            security_events::user_id.eq(user_id.map(UserId::get)),
+            security_events::session_id.eq(event.session_id.as_ref().map(SessionId::as_str)),
+            security_events::ip.eq(event.client.address.map(|ip| ip.to_string())),
+            security_events::user_agent.eq(event.client.user_agent.as_ref().map(UserAgent::as_str)),
+            security_events::at.eq(to_db_time(event.at)),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = security_events)]
+struct EventRow {
+    id: i64,
+    kind: String,
+    user_id: Option<i64>,
+    session_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    at: PrimitiveDateTime,
+}
+
+impl TryFrom<EventRow> for RecordedEvent {
+    type Error = RepositoryError;
+
+    fn try_from(row: EventRow) -> Result<Self, RepositoryError> {
+        Ok(RecordedEvent {
+            id: EventId::new(row.id).map_err(corrupt)?,
+            event: SecurityEvent {
+                kind: row.kind.parse().map_err(corrupt)?,
+                user_id: row.user_id.map(UserId::new).transpose().map_err(corrupt)?,
+                session_id: row
+                    .session_id
+                    .map(SessionId::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+                client: Client {
+                    address: row
+                        .ip
+                        .map(|ip| ip.parse::<IpAddr>())
+                        .transpose()
+                        .map_err(corrupt)?,
+                    user_agent: row.user_agent.as_deref().and_then(UserAgent::new),
+                },
+                at: from_db_time(row.at),
+            },
+        })
+    }
+}
+
+impl SecurityEventRepository for DieselSecurityEventRepository {
+    fn record(&self, event: &SecurityEvent) -> Result<(), RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        insert(&mut conn, event, event.user_id).map_err(repository_error)
+    }
+
+    fn list_for_user(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<RecordedEvent>, RepositoryError> {
+        let (limit, offset) = limit_offset(page)?;
+        let of_user = security_events::user_id.eq(user.get());
+        let mut conn = connection(&self.pool)?;
+        let (rows, count) = conn
+            .transaction(|conn| {
+                let count: i64 = security_events::table
+                    .filter(of_user)
+                    .count()
+                    .get_result(conn)?;
+                // Ids grow with time on both backends: newest first is id order.
+                let rows: Vec<EventRow> = security_events::table
+                    .filter(of_user)
+                    .select(EventRow::as_select())
+                    .order(security_events::id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                    .load(conn)?;
+                Ok((rows, count))
+            })
+            .map_err(repository_error)?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(RecordedEvent::try_from)
+                .collect::<Result<_, _>>()?,
+            total: total(count),
+            request: page,
+        })
+    }
+
+    fn delete_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        let old = security_events::at.lt(to_db_time(before));
+        // In batches: no statement holds its locks for long.
+        in_batches(|| {
+            let ids: Vec<i64> = security_events::table
+                .select(security_events::id)
+                .filter(old)
+                .limit(PURGE_BATCH)
+                .load(&mut conn)?;
+            diesel::delete(security_events::table.filter(security_events::id.eq_any(ids)))
+                .execute(&mut conn)
+        })
+    }
+}
