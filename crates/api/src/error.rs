@@ -369,10 +369,17 @@ impl From<DomainError> for ApiError {
                 };
                 Self::new(S::FORBIDDEN, ErrorCode::Forbidden, message)
             }
+            // 403, not 401: the caller is authenticated; its confirmation is wrong.
+            DomainError::WrongPassword => Self::new(
+                S::FORBIDDEN,
+                ErrorCode::InvalidCredentials,
+                "Current password is incorrect",
+            ),
             DomainError::NotFound(resource) => {
                 let message = match resource {
                     Resource::Post => "Post not found",
                     Resource::User => "User not found",
+                    Resource::Session => "Session not found",
                 };
                 Self::new(S::NOT_FOUND, ErrorCode::NotFound, message)
             }

@@ -106,6 +106,8 @@ pub enum Resource {
     Post,
     /// A user.
     User,
+    /// A login session (also one of another user: not told apart).
+    Session,
 }
 
 impl fmt::Display for Resource {
@@ -113,6 +115,7 @@ impl fmt::Display for Resource {
         f.write_str(match self {
             Self::Post => "post",
             Self::User => "user",
+            Self::Session => "session",
         })
     }
 }
@@ -135,6 +138,10 @@ pub enum DomainError {
     /// The caller is authenticated but not the author.
     #[error("only the author may {0}")]
     Forbidden(ForbiddenAction),
+    /// The caller is authenticated, but the password it confirmed a
+    /// sensitive change with is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(Resource),

@@ -4,9 +4,10 @@
 use std::net::IpAddr;
 
 use time::{Duration, OffsetDateTime};
+use tracing::warn;
 
 use crate::ports::{RateLimiter, RepositoryError};
-use crate::{DomainError, Username};
+use crate::{AUTH_EVENTS, DomainError, Username};
 
 /// At most `max` events in a window of `window`, which starts at the first
 /// event after the previous window ended.
@@ -64,6 +65,15 @@ impl LimitKey<'_> {
     }
 }
 
+/// Which login limit refused an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LimitedBy {
+    /// Too many attempts from the client's address.
+    Address,
+    /// Too many failures of the username: an event of its account.
+    Username,
+}
+
 /// A limiter and the limits it enforces: what the services hold.
 #[derive(Clone)]
 pub(crate) struct Limiting {
@@ -88,6 +98,73 @@ impl Limiting {
     pub(crate) fn hit(&self, key: LimitKey<'_>, now: OffsetDateTime) -> Result<(), DomainError> {
         let decision = self.limiter.hit(&key.key(), self.limit_of(key), now);
         refuse_if_limited(decision)
+    }
+
+    /// The limits of a password check (a login, or a password confirming a
+    /// change), before any password work: counts an attempt from `address`,
+    /// then looks at the failures of `username`, whose limit refuses the
+    /// right password too. Each refusal is logged at `warn` with its numbers.
+    ///
+    /// # Errors
+    /// Which limit refused, with [`DomainError::RateLimited`]; store
+    /// failures (as [`LimitedBy::Address`], the first to touch the store).
+    pub(crate) fn check_password_attempt(
+        &self,
+        username: Option<&Username>,
+        address: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Result<(), (LimitedBy, DomainError)> {
+        if let Some(address) = address {
+            let limited = self.hit(LimitKey::LoginAddress(address), now);
+            if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
+                let limit = self.limits.login_per_address;
+                warn!(
+                    target: AUTH_EVENTS,
+                    event = "login_rate_limited",
+                    limit = "address",
+                    ip = %address,
+                    max = limit.max,
+                    window_secs = limit.window.whole_seconds(),
+                    retry_after_secs,
+                    "password attempts from one address: rate limited"
+                );
+            }
+            limited.map_err(|error| (LimitedBy::Address, error))?;
+        }
+        if let Some(username) = username {
+            let limited = self.peek(LimitKey::LoginFailures(username), now);
+            if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
+                let limit = self.limits.login_failures_per_username;
+                warn!(
+                    target: AUTH_EVENTS,
+                    event = "login_rate_limited",
+                    limit = "username",
+                    username = username.as_str(),
+                    ip = address.map(tracing::field::display),
+                    failures = limit.max,
+                    window_secs = limit.window.whole_seconds(),
+                    retry_after_secs,
+                    "failed-password burst on one username: rate limited"
+                );
+            }
+            limited.map_err(|error| (LimitedBy::Username, error))?;
+        }
+        Ok(())
+    }
+
+    /// Counts a wrong password against its username.
+    ///
+    /// # Errors
+    /// Store failures only: this failure is already answered as one.
+    pub(crate) fn count_failure(
+        &self,
+        username: &Username,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        match self.hit(LimitKey::LoginFailures(username), now) {
+            Ok(()) | Err(DomainError::RateLimited { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
     }
 
     /// Whether `key` is over its limit already, counting nothing.

@@ -60,6 +60,22 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
     fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError>;
+
+    /// In one transaction: sets the password hash of `user`, revokes at
+    /// `at` every session of the user but `keep` (so no login made with the
+    /// old password survives it), and records `event`. Returns whether the
+    /// user exists; when it does not, nothing is changed or recorded.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn change_password(
+        &self,
+        user: UserId,
+        hash: &PasswordHash,
+        keep: &SessionId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError>;
 }
 
 /// Stored posts.
@@ -131,9 +147,9 @@ pub trait SessionRepository: Send + Sync {
     fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError>;
 
     /// Compare-and-swap in one statement: sets the current refresh token id
-    /// of session `id` from `current` to `next`, only while it is `current`,
-    /// the session is not revoked and has not expired at `now`, and then
-    /// records `event`. Returns whether it swapped: `false` means `current`
+    /// of session `id` from `current` to `next` (and its `last_used_at` to
+    /// `now`), only while it is `current`, the session is not revoked and
+    /// has not expired at `now`, and then records `event`. Returns whether it swapped: `false` means `current`
     /// was already used (or a concurrent refresh won), and nothing is
     /// recorded.
     ///
@@ -159,6 +175,44 @@ pub trait SessionRepository: Send + Sync {
         at: OffsetDateTime,
         event: &SecurityEvent,
     ) -> Result<(), RepositoryError>;
+
+    /// Revokes session `id` at `at` only if it belongs to `user` and is
+    /// live (not revoked, not expired at `at`), and then records `event`.
+    /// Returns whether it did; when not, nothing is recorded.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn revoke_of_user(
+        &self,
+        id: &SessionId,
+        user: UserId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Revokes at `at` every session of `user` not yet revoked, and records
+    /// `event`, in one transaction; returns how many it revoked.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn revoke_all_of_user(
+        &self,
+        user: UserId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<u64, RepositoryError>;
+
+    /// One page of the live sessions of `user` at `now` (not revoked, not
+    /// expired), newest first.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn list_live(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+        page: PageRequest,
+    ) -> Result<Page<Session>, RepositoryError>;
 
     /// Deletes every session whose expiry is at or before `now`; returns how many.
     ///

@@ -2,10 +2,12 @@
 
 use time::OffsetDateTime;
 
-use crate::{AuthError, SessionId, TokenId, UserId};
+use crate::{AuthError, Client, SessionId, TokenId, UserId};
 
-/// One login: created by a login, rotated by each refresh, ended by logout,
-/// by a detected refresh-token reuse, or by its expiry.
+/// One login: created by a login, rotated by each refresh, ended by logout
+/// (of it, or of all the user's), by its user from another session, by a
+/// password change elsewhere, by a detected refresh-token reuse, or by its
+/// expiry.
 ///
 /// Tokens are never stored: only the id of the one refresh token that may
 /// still be used.
@@ -19,10 +21,14 @@ pub struct Session {
     pub refresh_token_id: TokenId,
     /// When the login happened.
     pub created_at: OffsetDateTime,
+    /// When a refresh last used it (the login's time until then).
+    pub last_used_at: OffsetDateTime,
     /// When the session ends whatever happens: refreshing does not extend it.
     pub expires_at: OffsetDateTime,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+    /// Who logged in: the address and user agent of the login.
+    pub client: Client,
 }
 
 impl Session {

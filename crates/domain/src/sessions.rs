@@ -3,19 +3,18 @@
 use std::fmt;
 use std::sync::Arc;
 
-use secrecy::{ExposeSecret, SecretString};
-use time::{Duration, OffsetDateTime};
-use tracing::warn;
-
-use crate::limits::{LimitKey, Limiting};
+use crate::limits::{LimitKey, LimitedBy, Limiting};
 use crate::ports::{
     Clock, IdGenerator, PasswordHasher, RateLimiter, SecurityEventRepository, SessionRepository,
     TokenCodec, UserRepository,
 };
 use crate::{
-    AUTH_EVENTS, AuthError, Claims, Client, DomainError, LoginAttempt, Principal, RateLimits,
-    SecurityEvent, SecurityEventKind, Session, SessionId, TokenKind, TokenPair, UserId, Username,
+    AuthError, Claims, Client, DomainError, LoginAttempt, Page, PageRequest, Principal, RateLimits,
+    Resource, SecurityEvent, SecurityEventKind, Session, SessionId, TokenKind, TokenPair, UserId,
+    Username,
 };
+use secrecy::{ExposeSecret, SecretString};
+use time::{Duration, OffsetDateTime};
 
 /// How long tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,8 +144,10 @@ impl SessionService {
             user_id,
             refresh_token_id: self.ports.ids.token_id(),
             created_at: now,
+            last_used_at: now,
             expires_at: now + self.lifetimes.refresh,
             revoked_at: None,
+            client: client.clone(),
         };
         let event = self.event(
             SecurityEventKind::LoginSucceeded,
@@ -175,7 +176,10 @@ impl SessionService {
         };
         self.ports.events.record(&event)?;
         event.log();
-        self.count_login_failure(username)?;
+        // Malformed names, which no account can have, are not counted.
+        if let (Some(limiting), Some(username)) = (&self.limiting, username) {
+            limiting.count_failure(username, event.at)?;
+        }
         Err(AuthError::InvalidCredentials.into())
     }
 
@@ -221,6 +225,7 @@ impl SessionService {
         refreshed.log();
         let session = Session {
             refresh_token_id: next,
+            last_used_at: now,
             ..session
         };
         self.issue(&session, now)
@@ -285,6 +290,74 @@ impl SessionService {
         Ok(())
     }
 
+    /// One page of the caller's live sessions, newest first (the caller's
+    /// own among them: compare with its `session_id`).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn sessions(
+        &self,
+        principal: &Principal,
+        page: PageRequest,
+    ) -> Result<Page<Session>, DomainError> {
+        let now = self.ports.clock.now();
+        Ok(self
+            .ports
+            .sessions
+            .list_live(principal.user_id, now, page)?)
+    }
+
+    /// Ends one of the caller's live sessions (its own included): its tokens
+    /// stop working at once, on every instance. Records `session_revoked`.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] for a session that is not one of the
+    /// caller's live ones: another user's is not told apart from an unknown
+    /// one. Store failures.
+    #[tracing::instrument(name = "end_session", skip_all)]
+    pub fn end_session(
+        &self,
+        principal: &Principal,
+        id: &SessionId,
+        client: &Client,
+    ) -> Result<(), DomainError> {
+        let event = self.event(
+            SecurityEventKind::SessionRevoked,
+            principal.user_id,
+            id,
+            client,
+        );
+        let ended = self
+            .ports
+            .sessions
+            .revoke_of_user(id, principal.user_id, event.at, &event)?;
+        if !ended {
+            return Err(DomainError::NotFound(Resource::Session));
+        }
+        event.log();
+        Ok(())
+    }
+
+    /// Ends every session of the caller, its own included. Records
+    /// `logged_out_all`, naming the caller's session.
+    ///
+    /// # Errors
+    /// Store failures.
+    #[tracing::instrument(name = "logout_all", skip_all)]
+    pub fn logout_all(&self, principal: &Principal, client: &Client) -> Result<(), DomainError> {
+        let event = self.event(
+            SecurityEventKind::LoggedOutAll,
+            principal.user_id,
+            &principal.session_id,
+            client,
+        );
+        self.ports
+            .sessions
+            .revoke_all_of_user(principal.user_id, event.at, &event)?;
+        event.log();
+        Ok(())
+    }
+
     /// An event of `user_id`'s session `session_id`, now.
     fn event(
         &self,
@@ -302,7 +375,9 @@ impl SessionService {
         }
     }
 
-    /// The login limits, before any password work.
+    /// The login limits, before any password work. A refusal by the
+    /// username's limit is an event of its account, when there is one (the
+    /// lookup is cheap: no hash).
     fn check_login_limits(
         &self,
         username: Option<&Username>,
@@ -312,71 +387,27 @@ impl SessionService {
             return Ok(());
         };
         let now = self.ports.clock.now();
-        if let Some(address) = client.address {
-            let limited = limiting.hit(LimitKey::LoginAddress(address), now);
-            if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
-                let limit = limiting.limits.login_per_address;
-                warn!(
-                    target: AUTH_EVENTS,
-                    event = "login_rate_limited",
-                    limit = "address",
-                    ip = %address,
-                    max = limit.max,
-                    window_secs = limit.window.whole_seconds(),
-                    retry_after_secs,
-                    "login burst from one address: rate limited"
-                );
-            }
-            limited?;
-        }
-        if let Some(username) = username {
-            let limited = limiting.peek(LimitKey::LoginFailures(username), now);
-            if let Err(DomainError::RateLimited { retry_after_secs }) = &limited {
-                // An event of the account (no hash: the lookup is cheap).
-                let user_id = self
-                    .ports
-                    .users
-                    .find_credentials(username)?
-                    .map(|credentials| credentials.user.id);
-                let event = SecurityEvent {
+        match limiting.check_password_attempt(username, client.address, now) {
+            Ok(()) => Ok(()),
+            Err((LimitedBy::Address, error)) => Err(error),
+            Err((LimitedBy::Username, error)) => {
+                let user_id = match username {
+                    Some(username) => self
+                        .ports
+                        .users
+                        .find_credentials(username)?
+                        .map(|credentials| credentials.user.id),
+                    None => None,
+                };
+                self.ports.events.record(&SecurityEvent {
                     kind: SecurityEventKind::LoginRateLimited,
                     user_id,
                     session_id: None,
                     client: client.clone(),
                     at: now,
-                };
-                self.ports.events.record(&event)?;
-                let limit = limiting.limits.login_failures_per_username;
-                warn!(
-                    target: AUTH_EVENTS,
-                    event = "login_rate_limited",
-                    limit = "username",
-                    username = username.as_str(),
-                    user_id = user_id.map(UserId::get),
-                    ip = client.address.map(tracing::field::display),
-                    failures = limit.max,
-                    window_secs = limit.window.whole_seconds(),
-                    retry_after_secs,
-                    "failed-login burst on one username: rate limited"
-                );
+                })?;
+                Err(error)
             }
-            limited?;
-        }
-        Ok(())
-    }
-
-    /// Counts a failed login against its username (malformed names, which
-    /// no account can have, are not stored).
-    fn count_login_failure(&self, username: Option<&Username>) -> Result<(), DomainError> {
-        match (&self.limiting, username) {
-            (Some(limiting), Some(username)) => {
-                match limiting.hit(LimitKey::LoginFailures(username), self.ports.clock.now()) {
-                    // This failure is already answered as such.
-                    Ok(()) | Err(DomainError::RateLimited { .. }) => Ok(()),
-                    Err(other) => Err(other),
-                }
-            }
-            _ => Ok(()),
         }
     }
 

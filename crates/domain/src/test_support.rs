@@ -30,8 +30,10 @@ pub fn session(user: i64) -> Session {
         user_id: user_id(user),
         refresh_token_id: token_id(1),
         created_at: NOW,
+        last_used_at: NOW,
         expires_at: NOW + SESSION_TTL,
         revoked_at: None,
+        client: client(),
     }
 }
 

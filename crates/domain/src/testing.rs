@@ -150,6 +150,29 @@ impl UserRepository for InMemoryStore {
             .collect();
         Ok(page_of(&users, page))
     }
+
+    fn change_password(
+        &self,
+        user: UserId,
+        hash: &PasswordHash,
+        keep: &SessionId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        let Some(stored) = state.users.iter_mut().find(|stored| stored.user.id == user) else {
+            return Ok(false);
+        };
+        stored.password_hash = hash.clone();
+        for session in state.sessions.values_mut() {
+            if session.user_id == user && &session.id != keep {
+                session.revoked_at.get_or_insert(at);
+            }
+        }
+        state.push_event(event)?;
+        Ok(true)
+    }
 }
 
 impl PostRepository for InMemoryStore {
@@ -266,6 +289,7 @@ impl SessionRepository for InMemoryStore {
             return Ok(false);
         };
         session.refresh_token_id = next.clone();
+        session.last_used_at = now;
         state.push_event(event)?;
         Ok(true)
     }
@@ -282,6 +306,60 @@ impl SessionRepository for InMemoryStore {
             session.revoked_at.get_or_insert(at);
         }
         state.push_event(event)
+    }
+
+    fn revoke_of_user(
+        &self,
+        id: &SessionId,
+        user: UserId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        let Some(session) = state.sessions.get_mut(id).filter(|session| {
+            session.user_id == user && session.revoked_at.is_none() && session.expires_at > at
+        }) else {
+            return Ok(false);
+        };
+        session.revoked_at = Some(at);
+        state.push_event(event)?;
+        Ok(true)
+    }
+
+    fn revoke_all_of_user(
+        &self,
+        user: UserId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<u64, RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        let mut revoked = 0;
+        for session in state.sessions.values_mut() {
+            if session.user_id == user && session.revoked_at.is_none() {
+                session.revoked_at = Some(at);
+                revoked += 1;
+            }
+        }
+        state.push_event(event)?;
+        Ok(revoked)
+    }
+
+    fn list_live(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+        page: PageRequest,
+    ) -> Result<Page<Session>, RepositoryError> {
+        let mut live: Vec<Session> = locked(&self.state)
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user && s.revoked_at.is_none() && s.expires_at > now)
+            .cloned()
+            .collect();
+        live.sort_by(|a, b| (b.created_at, &b.id.as_str()).cmp(&(a.created_at, &a.id.as_str())));
+        Ok(page_of(&live, page))
     }
 
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
@@ -788,22 +866,31 @@ pub fn post_repository_contract<G>(
     }
 }
 
+/// Session `n` of `user`, made `n` seconds after [`EPOCH`], from the
+/// client of [`event_of`].
 fn session_of(user: &User, n: u8) -> Session {
+    let created_at = EPOCH + Duration::seconds(i64::from(n));
     Session {
         id: SessionId::from_bytes([n; 16]),
         user_id: user.id,
         refresh_token_id: TokenId::from_bytes([n; 16]),
-        created_at: EPOCH,
+        created_at,
+        last_used_at: created_at,
         expires_at: EPOCH + Duration::days(7),
         revoked_at: None,
+        client: event_of(SecurityEventKind::LoginSucceeded, None).client,
     }
 }
 
 /// Checks the rules of [`SessionRepository`]: a created session reads
 /// back; a session of an unknown user is refused; rotation is a
 /// compare-and-swap that succeeds once per token id and never on a revoked
-/// or expired session; revoke is idempotent and keeps the first time;
-/// `delete_expired` removes exactly the sessions expired at `now`. Each
+/// or expired session, and records the use; revoke is idempotent and keeps
+/// the first time; `revoke_of_user` ends only the user's own live sessions,
+/// `revoke_all_of_user` all of them; `list_live` lists the live ones, newest
+/// first; [`UserRepository::change_password`] revokes every other session
+/// of the user; `delete_expired` removes exactly the sessions expired at
+/// `now`. Each
 /// change records its event, and a change whose event is refused (an
 /// unknown user) is not made: both are stored or neither.
 ///
@@ -820,7 +907,15 @@ pub fn session_repository_contract<G>(
         G,
     ),
 ) {
-    use SecurityEventKind::{LoggedOut, LoginSucceeded, Refreshed, Registered};
+    use SecurityEventKind::{
+        LoggedOut, LoggedOutAll, LoginSucceeded, PasswordChanged, Refreshed, Registered,
+        SessionRevoked,
+    };
+    let find = |sessions: &dyn SessionRepository, id: &SessionId| {
+        sessions
+            .find(id)
+            .unwrap_or_else(|error| panic!("finding a session: {error}"))
+    };
     let create = |sessions: &dyn SessionRepository, session: &Session| {
         sessions
             .create(session, &event_of(LoginSucceeded, Some(session.user_id)))
@@ -1045,6 +1140,181 @@ pub fn session_repository_contract<G>(
                 .is_some(),
             "live sessions stay"
         );
+    }
+    {
+        let (users, sessions, _events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let live = session_of(&alice, 1);
+        create(sessions.as_ref(), &live);
+        let later = EPOCH + Duration::HOUR;
+        let rotated = sessions.rotate_refresh_token(
+            &live.id,
+            &live.refresh_token_id,
+            &TokenId::from_bytes([9; 16]),
+            later,
+            &event_of(Refreshed, Some(alice.id)),
+        );
+        assert_eq!(rotated.ok(), Some(true));
+        assert_eq!(
+            find(sessions.as_ref(), &live.id).map(|s| s.last_used_at),
+            Some(later),
+            "a rotation records when the session was used"
+        );
+    }
+    {
+        let (users, sessions, events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let bob = store_user(users.as_ref(), "bob");
+        let (own, expired, bobs) = (
+            session_of(&alice, 1),
+            Session {
+                expires_at: EPOCH,
+                ..session_of(&alice, 2)
+            },
+            session_of(&bob, 3),
+        );
+        for session in [&own, &expired, &bobs] {
+            create(sessions.as_ref(), session);
+        }
+        let end = |id: &SessionId| {
+            sessions
+                .revoke_of_user(
+                    id,
+                    alice.id,
+                    EPOCH,
+                    &event_of(SessionRevoked, Some(alice.id)),
+                )
+                .unwrap_or_else(|error| panic!("{error}"))
+        };
+        assert!(!end(&bobs.id), "another user's session is not ended");
+        assert!(!end(&expired.id), "an expired session is not ended");
+        assert!(!end(&SessionId::from_bytes([7; 16])), "unknown session");
+        assert_eq!(
+            find(sessions.as_ref(), &bobs.id).and_then(|s| s.revoked_at),
+            None,
+            "bob's session lives on"
+        );
+        assert_eq!(
+            kinds_of(events.as_ref(), &alice),
+            [LoginSucceeded, LoginSucceeded, Registered],
+            "nothing ended, nothing recorded"
+        );
+        assert!(end(&own.id), "an own live session is ended");
+        assert!(!end(&own.id), "once");
+        assert_eq!(
+            find(sessions.as_ref(), &own.id).and_then(|s| s.revoked_at),
+            Some(EPOCH)
+        );
+        assert_eq!(
+            kinds_of(events.as_ref(), &alice)[0],
+            SessionRevoked,
+            "an ended session records its event"
+        );
+    }
+    {
+        let (users, sessions, events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let bob = store_user(users.as_ref(), "bob");
+        let revoked = session_of(&alice, 3);
+        let expired = Session {
+            expires_at: EPOCH,
+            ..session_of(&alice, 4)
+        };
+        for session in [
+            &session_of(&alice, 1),
+            &session_of(&alice, 2),
+            &revoked,
+            &expired,
+            &session_of(&bob, 5),
+        ] {
+            create(sessions.as_ref(), session);
+        }
+        revoke(sessions.as_ref(), &revoked, EPOCH);
+        let live = |user: &User, number, per_page| {
+            let page = sessions
+                .list_live(user.id, EPOCH, page(number, per_page))
+                .unwrap_or_else(|error| panic!("{error}"));
+            let ids: Vec<SessionId> = page.items.into_iter().map(|s| s.id).collect();
+            (ids, page.total)
+        };
+        assert_eq!(
+            live(&alice, 1, 10),
+            (vec![session_of(&alice, 2).id, session_of(&alice, 1).id], 2),
+            "live ones only, newest first"
+        );
+        assert_eq!(
+            live(&alice, 2, 1),
+            (vec![session_of(&alice, 1).id], 2),
+            "in pages"
+        );
+        let ended = sessions
+            .revoke_all_of_user(alice.id, EPOCH, &event_of(LoggedOutAll, Some(alice.id)))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(ended, 3, "every session not yet revoked, expired ones too");
+        assert_eq!(live(&alice, 1, 10), (vec![], 0));
+        assert_eq!(live(&bob, 1, 10).1, 1, "another user's sessions live on");
+        assert_eq!(
+            find(sessions.as_ref(), &revoked.id).and_then(|s| s.revoked_at),
+            Some(EPOCH),
+            "a revoked session keeps its first time"
+        );
+        assert_eq!(kinds_of(events.as_ref(), &alice)[0], LoggedOutAll);
+    }
+    {
+        let (users, sessions, events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let bob = store_user(users.as_ref(), "bob");
+        let (keep, other, bobs) = (
+            session_of(&alice, 1),
+            session_of(&alice, 2),
+            session_of(&bob, 3),
+        );
+        for session in [&keep, &other, &bobs] {
+            create(sessions.as_ref(), session);
+        }
+        let new_hash = PasswordHash::new("new-hash".into());
+        let change = |user: UserId, event: &SecurityEvent| {
+            users.change_password(user, &new_hash, &keep.id, EPOCH, event)
+        };
+        let unknown = UserId::new(bob.id.get() + 100).unwrap_or(bob.id);
+        assert!(
+            change(alice.id, &event_of(PasswordChanged, Some(unknown))).is_err(),
+            "a change whose event is refused MUST fail"
+        );
+        assert_eq!(
+            find(sessions.as_ref(), &other.id).and_then(|s| s.revoked_at),
+            None,
+            "a change whose event was refused MUST NOT revoke"
+        );
+        assert_eq!(
+            change(unknown, &event_of(PasswordChanged, None)).ok(),
+            Some(false),
+            "an unknown user"
+        );
+        assert_eq!(
+            change(alice.id, &event_of(PasswordChanged, Some(alice.id))).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            users
+                .find_credentials(&alice.username)
+                .ok()
+                .flatten()
+                .map(|c| c.password_hash),
+            Some(new_hash.clone()),
+            "the new hash is stored"
+        );
+        let revoked_at = |id: &SessionId| find(sessions.as_ref(), id).and_then(|s| s.revoked_at);
+        assert_eq!(
+            (
+                revoked_at(&keep.id),
+                revoked_at(&other.id),
+                revoked_at(&bobs.id)
+            ),
+            (None, Some(EPOCH), None),
+            "every other session of the user is revoked, the kept one and others' not"
+        );
+        assert_eq!(kinds_of(events.as_ref(), &alice)[0], PasswordChanged);
     }
 }
 

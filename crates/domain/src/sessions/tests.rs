@@ -791,6 +791,12 @@ mod on_in_memory_adapters {
     }
 
     fn services() -> (UserService, SessionService, Arc<ManualClock>) {
+        services_with(&["alice"])
+    }
+
+    /// The services on one in-memory store, with `names` registered, each
+    /// with the password `correct horse`.
+    pub(super) fn services_with(names: &[&str]) -> (UserService, SessionService, Arc<ManualClock>) {
         let store = Arc::new(InMemoryStore::default());
         let clock = Arc::new(ManualClock::default());
         let users = UserService::new(
@@ -814,14 +820,25 @@ mod on_in_memory_adapters {
                 refresh: SESSION_TTL,
             },
         );
-        users
-            .register(
-                Username::parse("alice").unwrap(),
-                SecretString::from("correct horse"),
-                &Client::default(),
-            )
-            .unwrap();
+        for name in names {
+            users
+                .register(
+                    Username::parse(*name).unwrap(),
+                    SecretString::from("correct horse"),
+                    &Client::default(),
+                )
+                .unwrap();
+        }
         (users, sessions, clock)
+    }
+
+    /// Logs `name` in with the password of [`services_with`].
+    pub(super) fn login_as(sessions: &SessionService, name: &str, client: &Client) -> TokenPair {
+        let attempt = LoginAttempt {
+            username: name.into(),
+            password: SecretString::from("correct horse"),
+        };
+        sessions.login(&attempt, client).unwrap()
     }
 
     fn login(sessions: &SessionService) -> TokenPair {
@@ -886,5 +903,266 @@ mod on_in_memory_adapters {
                 .is_ok(),
             "another login of the same user lives on"
         );
+    }
+}
+
+/// The account-security operations, on the in-memory adapters.
+mod account_security {
+    use secrecy::ExposeSecret;
+
+    use super::on_in_memory_adapters::{login_as, services_with};
+    use super::*;
+    use crate::testing::{EPOCH, InMemoryRateLimiter};
+    use crate::{PageRequest, PasswordRule, RateLimit, ValidationError};
+
+    fn caller(sessions: &SessionService, pair: &TokenPair) -> Principal {
+        sessions
+            .authenticate(pair.access_token.expose_secret())
+            .unwrap()
+    }
+
+    fn all() -> PageRequest {
+        PageRequest::new(None, Some(100)).unwrap()
+    }
+
+    #[test]
+    fn the_session_list_shows_live_sessions_newest_first_with_their_client_and_last_use() {
+        let (_, sessions, clock) = services_with(&["alice", "bob"]);
+        let first = login_as(&sessions, "alice", &client());
+        clock.advance(Duration::MINUTE);
+        let from_elsewhere = Client {
+            address: Some(std::net::IpAddr::from([198, 51, 100, 4])),
+            user_agent: None,
+        };
+        let second = login_as(&sessions, "alice", &from_elsewhere);
+        let ended = login_as(&sessions, "alice", &client());
+        login_as(&sessions, "bob", &client());
+        sessions
+            .logout(&caller(&sessions, &ended), None, &client())
+            .unwrap();
+        clock.advance(Duration::MINUTE);
+        let renewed = sessions
+            .refresh(first.refresh_token.expose_secret(), &client())
+            .unwrap();
+
+        let me = caller(&sessions, &renewed);
+        let listed = sessions.sessions(&me, all()).unwrap();
+        let seen: Vec<_> = listed
+            .items
+            .iter()
+            .map(|s| (s.id.clone(), s.client.clone(), s.created_at, s.last_used_at))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    caller(&sessions, &second).session_id,
+                    from_elsewhere,
+                    EPOCH + Duration::MINUTE,
+                    EPOCH + Duration::MINUTE
+                ),
+                (me.session_id, client(), EPOCH, EPOCH + Duration::minutes(2)),
+            ],
+            "live sessions of alice only, newest first, with the login's client and the last refresh"
+        );
+    }
+
+    #[test]
+    fn a_user_ends_another_of_their_sessions_but_never_someone_elses() {
+        let (_, sessions, _) = services_with(&["alice", "bob"]);
+        let first = login_as(&sessions, "alice", &client());
+        let second = login_as(&sessions, "alice", &client());
+        let bobs = login_as(&sessions, "bob", &client());
+        let me = caller(&sessions, &first);
+        let not_found = |result: Result<(), DomainError>| {
+            assert!(
+                matches!(result, Err(DomainError::NotFound(Resource::Session))),
+                "{result:?}"
+            );
+        };
+        not_found(sessions.end_session(&me, &caller(&sessions, &bobs).session_id, &client()));
+        assert!(
+            sessions
+                .authenticate(bobs.access_token.expose_secret())
+                .is_ok()
+        );
+        not_found(sessions.end_session(&me, &SessionId::from_bytes([7; 16]), &client()));
+
+        let other = caller(&sessions, &second).session_id;
+        sessions.end_session(&me, &other, &client()).unwrap();
+        assert_auth_error(
+            sessions.authenticate(second.access_token.expose_secret()),
+            AuthError::TokenRevoked,
+        );
+        assert_auth_error(
+            sessions.refresh(second.refresh_token.expose_secret(), &client()),
+            AuthError::TokenRevoked,
+        );
+        assert!(
+            sessions
+                .authenticate(first.access_token.expose_secret())
+                .is_ok()
+        );
+        not_found(sessions.end_session(&me, &other, &client()));
+    }
+
+    #[test]
+    fn logout_all_ends_every_session_of_the_caller_and_no_one_elses() {
+        let (users, sessions, _) = services_with(&["alice", "bob"]);
+        let first = login_as(&sessions, "alice", &client());
+        let second = login_as(&sessions, "alice", &client());
+        let bobs = login_as(&sessions, "bob", &client());
+        let me = caller(&sessions, &first);
+        sessions.logout_all(&me, &client()).unwrap();
+        for pair in [&first, &second] {
+            assert_auth_error(
+                sessions.authenticate(pair.access_token.expose_secret()),
+                AuthError::TokenRevoked,
+            );
+        }
+        assert!(
+            sessions
+                .authenticate(bobs.access_token.expose_secret())
+                .is_ok()
+        );
+        let trail = users.events(me.user_id, all()).unwrap();
+        assert_eq!(
+            (
+                trail.items[0].event.kind,
+                trail.items[0].event.session_id.clone()
+            ),
+            (SecurityEventKind::LoggedOutAll, Some(me.session_id))
+        );
+    }
+
+    #[test]
+    fn a_password_change_keeps_the_callers_session_and_ends_the_others() {
+        let (users, sessions, _) = services_with(&["alice"]);
+        let first = login_as(&sessions, "alice", &client());
+        let second = login_as(&sessions, "alice", &client());
+        let me = caller(&sessions, &first);
+        users
+            .change_password(
+                &me,
+                &SecretString::from("correct horse"),
+                SecretString::from("a new passphrase"),
+                &client(),
+            )
+            .unwrap();
+        assert!(
+            sessions
+                .authenticate(first.access_token.expose_secret())
+                .is_ok()
+        );
+        assert_auth_error(
+            sessions.refresh(second.refresh_token.expose_secret(), &client()),
+            AuthError::TokenRevoked,
+        );
+        let old = LoginAttempt {
+            username: "alice".into(),
+            password: SecretString::from("correct horse"),
+        };
+        assert_auth_error(
+            sessions.login(&old, &client()),
+            AuthError::InvalidCredentials,
+        );
+        let new = LoginAttempt {
+            password: SecretString::from("a new passphrase"),
+            ..old
+        };
+        assert!(sessions.login(&new, &client()).is_ok());
+        let trail = users.events(me.user_id, all()).unwrap();
+        let kinds: Vec<_> = trail.items[..3].iter().map(|r| r.event.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                SecurityEventKind::LoginSucceeded,
+                SecurityEventKind::LoginFailed,
+                SecurityEventKind::PasswordChanged
+            ]
+        );
+        assert_eq!(trail.items[2].event.session_id, Some(me.session_id));
+    }
+
+    #[test]
+    fn a_password_change_needs_the_current_password_and_a_strong_new_one() {
+        let (users, sessions, _) = services_with(&["alice"]);
+        let pair = login_as(&sessions, "alice", &client());
+        let me = caller(&sessions, &pair);
+        let change = |current: &str, new: &str| {
+            users.change_password(
+                &me,
+                &SecretString::from(current),
+                SecretString::from(new.to_owned()),
+                &client(),
+            )
+        };
+        let wrong = change("not my password", "a new passphrase");
+        assert!(
+            matches!(wrong, Err(DomainError::WrongPassword)),
+            "{wrong:?}"
+        );
+        let weak = change("correct horse", "alice-1234");
+        assert!(
+            matches!(
+                weak,
+                Err(DomainError::Validation(ValidationError::WeakPassword(
+                    PasswordRule::ContainsUsername
+                )))
+            ),
+            "{weak:?}"
+        );
+        assert!(
+            sessions
+                .authenticate(pair.access_token.expose_secret())
+                .is_ok(),
+            "nothing changed"
+        );
+    }
+
+    #[test]
+    fn wrong_current_passwords_count_like_failed_logins() {
+        let (users, sessions, clock) = services_with(&["alice"]);
+        let pair = login_as(&sessions, "alice", &client());
+        let me = caller(&sessions, &pair);
+        let limit = |max, window| RateLimit { max, window };
+        let limits = RateLimits {
+            login_failures_per_username: limit(5, Duration::minutes(15)),
+            login_per_address: limit(100, Duration::MINUTE),
+            register_per_address: limit(100, Duration::HOUR),
+            refresh_per_address: limit(100, Duration::MINUTE),
+        };
+        let limiter = Arc::new(InMemoryRateLimiter::default());
+        let users = users.with_rate_limits(limiter.clone(), limits);
+        let sessions = sessions.with_rate_limits(limiter, limits);
+        let change = |current: &str| {
+            users.change_password(
+                &me,
+                &SecretString::from(current),
+                SecretString::from("a new passphrase"),
+                &client(),
+            )
+        };
+        for _ in 0..5 {
+            assert!(matches!(change("guess"), Err(DomainError::WrongPassword)));
+        }
+        let limited = change("correct horse");
+        assert!(
+            matches!(limited, Err(DomainError::RateLimited { .. })),
+            "the right password too: {limited:?}"
+        );
+        let login = sessions.login(
+            &LoginAttempt {
+                username: "alice".into(),
+                password: SecretString::from("correct horse"),
+            },
+            &client(),
+        );
+        assert!(
+            matches!(login, Err(DomainError::RateLimited { .. })),
+            "and logins of the name: {login:?}"
+        );
+        clock.advance(Duration::minutes(15));
+        assert!(change("correct horse").is_ok());
     }
 }

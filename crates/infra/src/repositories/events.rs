@@ -1,15 +1,14 @@
 //! The audit trail in the `security_events` table.
 
-use std::net::IpAddr;
-
 use blog_domain::ports::{RepositoryError, SecurityEventRepository};
-use blog_domain::{
-    Client, EventId, Page, PageRequest, RecordedEvent, SecurityEvent, SessionId, UserAgent, UserId,
-};
+use blog_domain::{EventId, Page, PageRequest, RecordedEvent, SecurityEvent, SessionId, UserId};
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{PURGE_BATCH, corrupt, from_db_time, in_batches, limit_offset, to_db_time, total};
+use super::{
+    PURGE_BATCH, client_columns, client_of, corrupt, from_db_time, in_batches, limit_offset,
+    to_db_time, total,
+};
 use crate::db::{DbConnection, DbPool, connection, repository_error};
 use crate::schema::security_events;
 
@@ -33,13 +32,14 @@ pub(super) fn insert(
     event: &SecurityEvent,
     user_id: Option<UserId>,
 ) -> QueryResult<()> {
+    let (ip, user_agent) = client_columns(&event.client);
     diesel::insert_into(security_events::table)
         .values((
             security_events::kind.eq(event.kind.as_str()),
             security_events::user_id.eq(user_id.map(UserId::get)),
             security_events::session_id.eq(event.session_id.as_ref().map(SessionId::as_str)),
-            security_events::ip.eq(event.client.address.map(|ip| ip.to_string())),
-            security_events::user_agent.eq(event.client.user_agent.as_ref().map(UserAgent::as_str)),
+            security_events::ip.eq(ip),
+            security_events::user_agent.eq(user_agent),
             security_events::at.eq(to_db_time(event.at)),
         ))
         .execute(conn)
@@ -72,14 +72,7 @@ impl TryFrom<EventRow> for RecordedEvent {
                     .map(SessionId::parse)
                     .transpose()
                     .map_err(corrupt)?,
-                client: Client {
-                    address: row
-                        .ip
-                        .map(|ip| ip.parse::<IpAddr>())
-                        .transpose()
-                        .map_err(corrupt)?,
-                    user_agent: row.user_agent.as_deref().and_then(UserAgent::new),
-                },
+                client: client_of(row.ip, row.user_agent.as_deref())?,
                 at: from_db_time(row.at),
             },
         })

@@ -6,8 +6,10 @@ mod rate_limits;
 mod sessions;
 mod users;
 
+use std::net::IpAddr;
+
 use blog_domain::ports::RepositoryError;
-use blog_domain::{BoxError, PageRequest};
+use blog_domain::{BoxError, Client, PageRequest, UserAgent};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 pub use events::DieselSecurityEventRepository;
@@ -40,6 +42,25 @@ fn total(count: i64) -> u64 {
 /// A stored row that breaks a domain rule: the store was written around us.
 fn corrupt(error: impl Into<BoxError>) -> RepositoryError {
     RepositoryError::Internal(error.into())
+}
+
+/// A client as stored: the address as text, and the user agent.
+fn client_columns(client: &Client) -> (Option<String>, Option<&str>) {
+    (
+        client.address.map(|address| address.to_string()),
+        client.user_agent.as_ref().map(UserAgent::as_str),
+    )
+}
+
+/// A client read back from its columns.
+fn client_of(ip: Option<String>, user_agent: Option<&str>) -> Result<Client, RepositoryError> {
+    Ok(Client {
+        address: ip
+            .map(|ip| ip.parse::<IpAddr>())
+            .transpose()
+            .map_err(corrupt)?,
+        user_agent: user_agent.and_then(UserAgent::new),
+    })
 }
 
 /// Rows a purge deletes in one statement.

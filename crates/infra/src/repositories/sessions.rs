@@ -1,12 +1,15 @@
 //! Login sessions in the `sessions` table.
 
 use blog_domain::ports::{RepositoryError, SessionRepository};
-use blog_domain::{SecurityEvent, Session, SessionId, TokenId, UserId};
+use blog_domain::{Page, PageRequest, SecurityEvent, Session, SessionId, TokenId, UserId};
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{PURGE_BATCH, corrupt, events, from_db_time, in_batches, to_db_time};
-use crate::db::{DbPool, connection, repository_error};
+use super::{
+    PURGE_BATCH, client_columns, client_of, corrupt, events, from_db_time, in_batches,
+    limit_offset, to_db_time, total,
+};
+use crate::db::{DbConnection, DbPool, connection, repository_error};
 use crate::schema::sessions;
 
 /// [`SessionRepository`] on the pool.
@@ -31,6 +34,9 @@ struct SessionRow {
     created_at: PrimitiveDateTime,
     expires_at: PrimitiveDateTime,
     revoked_at: Option<PrimitiveDateTime>,
+    last_used_at: Option<PrimitiveDateTime>,
+    ip: Option<String>,
+    user_agent: Option<String>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -42,8 +48,11 @@ impl TryFrom<SessionRow> for Session {
             user_id: UserId::new(row.user_id).map_err(corrupt)?,
             refresh_token_id: TokenId::parse(row.refresh_token_id).map_err(corrupt)?,
             created_at: from_db_time(row.created_at),
+            // Sessions from before the column: never refreshed since.
+            last_used_at: from_db_time(row.last_used_at.unwrap_or(row.created_at)),
             expires_at: from_db_time(row.expires_at),
             revoked_at: row.revoked_at.map(from_db_time),
+            client: client_of(row.ip, row.user_agent.as_deref())?,
         })
     }
 }
@@ -51,6 +60,7 @@ impl TryFrom<SessionRow> for Session {
 impl SessionRepository for DieselSessionRepository {
     fn create(&self, session: &Session, event: &SecurityEvent) -> Result<(), RepositoryError> {
         let mut conn = connection(&self.pool)?;
+        let (ip, user_agent) = client_columns(&session.client);
         conn.transaction(|conn| {
             diesel::insert_into(sessions::table)
                 .values((
@@ -58,8 +68,11 @@ impl SessionRepository for DieselSessionRepository {
                     sessions::user_id.eq(session.user_id.get()),
                     sessions::refresh_token_id.eq(session.refresh_token_id.as_str()),
                     sessions::created_at.eq(to_db_time(session.created_at)),
+                    sessions::last_used_at.eq(Some(to_db_time(session.last_used_at))),
                     sessions::expires_at.eq(to_db_time(session.expires_at)),
                     sessions::revoked_at.eq(session.revoked_at.map(to_db_time)),
+                    sessions::ip.eq(ip),
+                    sessions::user_agent.eq(user_agent),
                 ))
                 .execute(conn)?;
             events::insert(conn, event, event.user_id)
@@ -97,7 +110,10 @@ impl SessionRepository for DieselSessionRepository {
                     .filter(sessions::revoked_at.is_null())
                     .filter(sessions::expires_at.gt(to_db_time(now))),
             )
-            .set(sessions::refresh_token_id.eq(next.as_str()))
+            .set((
+                sessions::refresh_token_id.eq(next.as_str()),
+                sessions::last_used_at.eq(Some(to_db_time(now))),
+            ))
             .execute(conn)?
                 == 1;
             if swapped {
@@ -128,6 +144,84 @@ impl SessionRepository for DieselSessionRepository {
         .map_err(repository_error)
     }
 
+    fn revoke_of_user(
+        &self,
+        id: &SessionId,
+        user: UserId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        conn.transaction(|conn| {
+            let revoked = diesel::update(
+                sessions::table
+                    .filter(sessions::id.eq(id.as_str()))
+                    .filter(sessions::user_id.eq(user.get()))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::expires_at.gt(to_db_time(at))),
+            )
+            .set(sessions::revoked_at.eq(Some(to_db_time(at))))
+            .execute(conn)?
+                == 1;
+            if revoked {
+                events::insert(conn, event, event.user_id)?;
+            }
+            Ok(revoked)
+        })
+        .map_err(repository_error)
+    }
+
+    fn revoke_all_of_user(
+        &self,
+        user: UserId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<u64, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        conn.transaction(|conn| {
+            let revoked = revoke_all_but(conn, user, None, at)?;
+            events::insert(conn, event, event.user_id)?;
+            Ok(revoked)
+        })
+        .map_err(repository_error)
+    }
+
+    fn list_live(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+        page: PageRequest,
+    ) -> Result<Page<Session>, RepositoryError> {
+        let (limit, offset) = limit_offset(page)?;
+        let live = || {
+            sessions::table
+                .filter(sessions::user_id.eq(user.get()))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(to_db_time(now)))
+        };
+        let mut conn = connection(&self.pool)?;
+        let (rows, count) = conn
+            .transaction(|conn| {
+                let count: i64 = live().count().get_result(conn)?;
+                let rows: Vec<SessionRow> = live()
+                    .select(SessionRow::as_select())
+                    .order((sessions::created_at.desc(), sessions::id.desc()))
+                    .limit(limit)
+                    .offset(offset)
+                    .load(conn)?;
+                Ok((rows, count))
+            })
+            .map_err(repository_error)?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(Session::try_from)
+                .collect::<Result<_, _>>()?,
+            total: total(count),
+            request: page,
+        })
+    }
+
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
         let mut conn = connection(&self.pool)?;
         let expired = sessions::expires_at.le(to_db_time(now));
@@ -141,4 +235,23 @@ impl SessionRepository for DieselSessionRepository {
             diesel::delete(sessions::table.filter(sessions::id.eq_any(ids))).execute(&mut conn)
         })
     }
+}
+
+/// Revokes at `at` every session of `user` not yet revoked, but `keep`;
+/// returns how many. For the callers' transactions.
+pub(super) fn revoke_all_but(
+    conn: &mut DbConnection,
+    user: UserId,
+    keep: Option<&SessionId>,
+    at: OffsetDateTime,
+) -> QueryResult<u64> {
+    let of_user = sessions::table
+        .filter(sessions::user_id.eq(user.get()))
+        .filter(sessions::revoked_at.is_null())
+        // No session id is empty: "" keeps none.
+        .filter(sessions::id.ne(keep.map_or("", SessionId::as_str)));
+    let revoked = diesel::update(of_user)
+        .set(sessions::revoked_at.eq(Some(to_db_time(at))))
+        .execute(conn)?;
+    Ok(u64::try_from(revoked).unwrap_or(u64::MAX))
 }

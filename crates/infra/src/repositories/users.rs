@@ -2,13 +2,13 @@
 
 use blog_domain::ports::{RepositoryError, UserRepository};
 use blog_domain::{
-    NewUser, Page, PageRequest, PasswordHash, SecurityEvent, User, UserCredentials, UserId,
-    Username,
+    NewUser, Page, PageRequest, PasswordHash, SecurityEvent, SessionId, User, UserCredentials,
+    UserId, Username,
 };
 use diesel::prelude::*;
-use time::PrimitiveDateTime;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{corrupt, events, from_db_time, limit_offset, to_db_time, total};
+use super::{corrupt, events, from_db_time, limit_offset, sessions, to_db_time, total};
 use crate::db::{DbPool, connection, repository_error};
 use crate::schema::users;
 
@@ -125,5 +125,28 @@ impl UserRepository for DieselUserRepository {
             total: total(count),
             request: page,
         })
+    }
+
+    fn change_password(
+        &self,
+        user: UserId,
+        hash: &PasswordHash,
+        keep: &SessionId,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        conn.transaction(|conn| {
+            let updated = diesel::update(users::table.find(user.get()))
+                .set(users::password_hash.eq(hash.as_str()))
+                .execute(conn)?
+                == 1;
+            if updated {
+                sessions::revoke_all_but(conn, user, Some(keep), at)?;
+                events::insert(conn, event, event.user_id)?;
+            }
+            Ok(updated)
+        })
+        .map_err(repository_error)
     }
 }

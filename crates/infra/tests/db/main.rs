@@ -186,8 +186,10 @@ fn a_purge_deletes_more_than_a_batch_of_expired_sessions_and_keeps_live_ones(poo
         user_id: alice.id,
         refresh_token_id: blog_domain::TokenId::from_bytes([0xee; 16]),
         created_at: NOW,
+        last_used_at: NOW,
         expires_at: NOW + time::Duration::days(1),
         revoked_at: None,
+        client: Client::default(),
     };
     sessions
         .create(&live, &event(SecurityEventKind::LoginSucceeded))
