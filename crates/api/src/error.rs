@@ -236,6 +236,11 @@ impl ApiError {
     }
 
     fn www_authenticate(&self) -> Option<String> {
+        // A challenge belongs to 401 only (RFC 9110 §15.5.2): a 403
+        // `invalid_credentials` (a wrong current password) has none.
+        if self.status != StatusCode::UNAUTHORIZED {
+            return None;
+        }
         let description = match self.code {
             // RFC 6750 §3.1: no error code when no token was sent.
             ErrorCode::MissingToken | ErrorCode::InvalidCredentials => {

@@ -61,6 +61,12 @@ pub struct MessageBody {
     message: &'static str,
 }
 
+impl MessageBody {
+    pub(super) fn new(message: &'static str) -> Self {
+        Self { message }
+    }
+}
+
 /// A token pair, never to be cached (RFC 6749 §5.1).
 fn token_response(pair: &TokenPair) -> HttpResponse {
     HttpResponse::Ok()
@@ -166,7 +172,29 @@ pub async fn logout(
     state
         .sessions(move |sessions| sessions.logout(&user.0, refresh_token.as_ref(), &client.0))
         .await?;
-    Ok(HttpResponse::Ok().json(MessageBody {
-        message: "Successfully logged out",
-    }))
+    Ok(HttpResponse::Ok().json(MessageBody::new("Successfully logged out")))
+}
+
+/// Log out everywhere: every session of the caller, its own included, ends
+/// at once.
+#[utoipa::path(
+    post, path = "/api/v1/logout/all", operation_id = "logout_all", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every session ended", body = MessageBody),
+        (status = 401, description = "No valid access token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
+pub async fn logout_all(
+    user: AuthenticatedUser,
+    state: web::Data<AppState>,
+    client: ClientInfo,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .sessions(move |sessions| sessions.logout_all(&user.0, &client.0))
+        .await?;
+    Ok(HttpResponse::Ok().json(MessageBody::new("Logged out of every session")))
 }

@@ -4,6 +4,7 @@ mod auth;
 mod health;
 pub mod openapi;
 mod posts;
+mod sessions;
 mod users;
 
 use actix_web::http::header;
@@ -42,9 +43,13 @@ fn endpoints() -> Vec<Endpoint> {
             .post(users::register),
         Endpoint::new("/api/v1/users/me").get(users::me),
         Endpoint::new("/api/v1/users/me/events").get(users::events),
+        Endpoint::new("/api/v1/users/me/password").put(users::change_password),
         Endpoint::new("/api/v1/login").post(auth::login),
         Endpoint::new("/api/v1/refresh").post(auth::refresh),
         Endpoint::new("/api/v1/logout").post(auth::logout),
+        Endpoint::new("/api/v1/logout/all").post(auth::logout_all),
+        Endpoint::new("/api/v1/sessions").get(sessions::list),
+        Endpoint::new("/api/v1/sessions/{id}").delete(sessions::end),
         Endpoint::new("/api/v1/posts")
             .get(posts::list)
             .post(posts::create),

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Required};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, health, posts, users};
+use super::{auth, health, posts, sessions, users};
 
 /// The document; `ApiDoc::openapi()` builds it.
 #[derive(OpenApi)]
@@ -23,9 +23,13 @@ use super::{auth, health, posts, users};
         users::list,
         users::me,
         users::events,
+        users::change_password,
         auth::login,
         auth::refresh,
         auth::logout,
+        auth::logout_all,
+        sessions::list,
+        sessions::end,
         posts::list,
         posts::get,
         posts::create,
@@ -39,6 +43,7 @@ use super::{auth, health, posts, users};
     tags(
         (name = "users", description = "Registration and users"),
         (name = "auth", description = "Login, refresh with rotation, logout"),
+        (name = "sessions", description = "The caller's logins, and ending them"),
         (name = "posts", description = "Posts; only the author may change one"),
         (name = "probes", description = "Liveness and readiness"),
         (name = "meta", description = "This document"),

@@ -3,10 +3,11 @@
 use actix_web::web::Query;
 use actix_web::{HttpRequest, HttpResponse, web};
 use blog_domain::{RecordedEvent, SecurityEventKind, User, Username};
-use serde::Serialize;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::Credentials;
+use super::auth::{Credentials, MessageBody};
 use super::paginated;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedUser, ClientInfo, Deferred, Json, PageParams};
@@ -207,4 +208,54 @@ pub async fn events(
     Ok(paginated(&request, &[], page, |events| EventList {
         events: events.into_iter().map(EventBody::from).collect(),
     }))
+}
+
+/// What a password change sends.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    /// The password now.
+    #[schema(value_type = String, format = Password)]
+    current_password: SecretString,
+    /// The new one, under the password policy.
+    #[schema(value_type = String, format = Password, example = "a new passphrase", min_length = 2, max_length = 72)]
+    new_password: SecretString,
+}
+
+/// Change the caller's password. Every other session of the caller ends at
+/// once; the caller's stays.
+#[utoipa::path(
+    put, path = "/api/v1/users/me/password", operation_id = "change_password", tag = "users",
+    request_body = PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Changed", body = MessageBody),
+        (status = 400, description = "`bad_request`, `validation_failed` or `weak_password`", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "`invalid_credentials`: the current password is wrong", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many attempts from this address, or too many failures of this username", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds until a retry can succeed"))),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
+        (status = 503, description = "The database or the password hasher is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
+pub async fn change_password(
+    user: AuthenticatedUser,
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: Deferred<Json<PasswordChange>>,
+) -> Result<HttpResponse, ApiError> {
+    let Json(PasswordChange {
+        current_password,
+        new_password,
+    }) = body.0?;
+    state
+        .users(move |users| {
+            users.change_password(&user.0, &current_password, new_password, &client.0)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MessageBody::new("Password changed")))
 }

@@ -4,6 +4,7 @@
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod account;
 mod cli;
 mod concurrency;
 mod errors;

@@ -26,6 +26,7 @@ fn on_two_apps<F: Future<Output = ()>>(
 blog_infra::backend_matrix!(
     crate::multi_instance::on_two_apps;
     a_logout_on_one_instance_holds_on_the_other_at_once,
+    a_session_ended_or_a_password_changed_on_one_instance_holds_on_the_other_at_once,
     reuse_on_one_instance_revokes_a_session_rotated_on_the_other,
     concurrent_creates_on_both_instances_are_all_stored,
 );
@@ -93,4 +94,58 @@ async fn concurrent_creates_on_both_instances_are_all_stored(first: TestApp, sec
         assert_eq!(response.header("x-total-count"), Some("50"));
         assert_eq!(response.json()["posts"].as_array().unwrap().len(), 50);
     }
+}
+
+async fn a_session_ended_or_a_password_changed_on_one_instance_holds_on_the_other_at_once(
+    first: TestApp,
+    second: TestApp,
+) {
+    let (_, laptop) = first.user("alice").await;
+    let phone = second.login("alice").await;
+    let tablet = second.login("alice").await;
+    let sessions = second
+        .get_auth("/api/v1/sessions", &phone.access)
+        .await
+        .json();
+    let phone_id = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|session| session["current"] == true)
+        .and_then(|session| session["id"].as_str())
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        first
+            .delete_auth(&format!("/api/v1/sessions/{phone_id}"), &laptop.access)
+            .await
+            .status,
+        204
+    );
+    second
+        .get_auth("/api/v1/users/me", &phone.access)
+        .await
+        .assert_error(401, "token_revoked");
+
+    let change =
+        json!({"current_password": crate::helpers::PASSWORD, "new_password": "a new passphrase"});
+    assert_eq!(
+        first
+            .put_auth("/api/v1/users/me/password", &laptop.access, &change)
+            .await
+            .status,
+        200
+    );
+    second
+        .refresh(&tablet.refresh)
+        .await
+        .assert_error(401, "token_revoked");
+    assert_eq!(
+        second
+            .get_auth("/api/v1/users/me", &laptop.access)
+            .await
+            .status,
+        200,
+        "the caller's session lives on, on every instance"
+    );
 }

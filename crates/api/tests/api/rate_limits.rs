@@ -57,6 +57,7 @@ blog_infra::backend_matrix!(
     logins_are_limited_per_address,
     registrations_are_limited_per_address_and_a_limited_one_creates_nothing,
     refreshes_are_limited_per_address_and_a_limited_one_spends_no_token,
+    wrong_current_passwords_count_like_failed_logins,
 );
 
 mod shared {
@@ -264,4 +265,44 @@ async fn instances_on_one_database_share_one_limit(first: TestApp, second: TestA
     // Five failures across two instances lock the name on both.
     assert_limited(&login_from(&second, "10.0.6.9", "alice", PASSWORD).await);
     assert_limited(&login_from(&first, "10.0.6.9", "alice", PASSWORD).await);
+}
+
+async fn wrong_current_passwords_count_like_failed_logins(app: TestApp) {
+    post_from(
+        &app,
+        "10.0.0.1",
+        "/api/v1/users",
+        &json!({"username": "alice", "password": PASSWORD}),
+    )
+    .await;
+    let pair = login_from(&app, "10.0.0.1", "alice", PASSWORD).await;
+    let access = pair.json()["access_token"].as_str().unwrap().to_owned();
+    let change = |address: String, current: &'static str| {
+        let app = &app;
+        let access = access.clone();
+        async move {
+            let body = json!({"current_password": current, "new_password": "a new passphrase"});
+            app.send(
+                Method::PUT,
+                "/api/v1/users/me/password",
+                Some(&access),
+                Some(&body),
+                &[("x-forwarded-for", &address)],
+            )
+            .await
+        }
+    };
+    // From five addresses: the username's failures are what stops it.
+    for n in 1..=5 {
+        change(format!("10.0.2.{n}"), "a wrong guess")
+            .await
+            .assert_error(403, "invalid_credentials");
+    }
+    assert_limited(&change("10.0.2.9".into(), PASSWORD).await);
+    assert_limited(&login_from(&app, "10.0.2.9", "alice", PASSWORD).await);
+    // And the per-address limit of logins (4 here) counts password attempts too.
+    for _ in 0..4 {
+        change("10.0.3.1".into(), "a wrong guess").await;
+    }
+    assert_limited(&login_from(&app, "10.0.3.1", "bob", PASSWORD).await);
 }
