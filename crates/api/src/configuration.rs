@@ -76,6 +76,20 @@ pub struct Settings {
     /// Rate limits (the client address they count comes from
     /// `server.trusted_proxies`).
     pub rate_limit: RateLimitSettings,
+    /// Two-factor login.
+    pub mfa: MfaSettings,
+}
+
+/// Two-factor login (TOTP).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaSettings {
+    /// The key that seals TOTP secrets at rest: 64 hexadecimal digits
+    /// (`openssl rand -hex 32`). Production refuses to start without one.
+    #[serde(serialize_with = "redacted")]
+    pub encryption_key: Option<SecretString>,
+    /// The name authenticator apps show next to the account.
+    pub issuer: String,
 }
 
 /// Rate limits, as the contract sets them by default.

@@ -11,6 +11,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use blog_domain::{AuthError, BoxError, DomainError, ForbiddenAction, Resource, ValidationError};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -52,6 +53,10 @@ pub enum ErrorCode {
     RequestTimeout,
     /// The body is not `application/json`.
     UnsupportedMediaType,
+    /// The password was right; a second factor must follow (`POST /login/mfa`).
+    MfaRequired,
+    /// The second-factor code is wrong or was used.
+    InvalidMfaCode,
     /// Too many requests.
     RateLimited,
     /// The database cannot be reached.
@@ -72,6 +77,8 @@ pub struct ApiError {
     close: bool,
     /// `Retry-After`, in seconds, when not the default of a 503.
     retry_after: Option<u64>,
+    /// The token of the second login step, with `mfa_required` only.
+    mfa_token: Option<SecretString>,
 }
 
 /// Every error, from every layer.
@@ -85,6 +92,9 @@ pub struct ErrorBody<'a> {
     message: &'a str,
     /// For programs: stable.
     code: ErrorCode,
+    /// With `mfa_required` only: the token of `POST /api/v1/login/mfa`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_token: Option<&'a str>,
 }
 
 /// The realm named in `WWW-Authenticate`.
@@ -100,6 +110,20 @@ impl ApiError {
             source: None,
             close: false,
             retry_after: None,
+            mfa_token: None,
+        }
+    }
+
+    /// 401 `mfa_required`, with the token of the second login step (never
+    /// to be cached, like a token pair).
+    pub fn mfa_required(mfa_token: SecretString) -> Self {
+        Self {
+            mfa_token: Some(mfa_token),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::MfaRequired,
+                "A second factor is required: send a code to /api/v1/login/mfa",
+            )
         }
     }
 
@@ -243,7 +267,10 @@ impl ApiError {
         }
         let description = match self.code {
             // RFC 6750 §3.1: no error code when no token was sent.
-            ErrorCode::MissingToken | ErrorCode::InvalidCredentials => {
+            ErrorCode::MissingToken
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::MfaRequired
+            | ErrorCode::InvalidMfaCode => {
                 return Some(format!("Bearer realm=\"{REALM}\""));
             }
             ErrorCode::InvalidToken
@@ -318,10 +345,16 @@ impl ResponseError for ApiError {
         if self.close {
             response.force_close();
         }
+        if self.mfa_token.is_some() {
+            response
+                .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]))
+                .insert_header((header::PRAGMA, "no-cache"));
+        }
         response.json(ErrorBody {
             error: self.status.canonical_reason().unwrap_or("Error"),
             message: &self.message,
             code: self.code,
+            mfa_token: self.mfa_token.as_ref().map(ExposeSecret::expose_secret),
         })
     }
 }
@@ -335,6 +368,11 @@ impl From<DomainError> for ApiError {
             DomainError::Validation(ValidationError::WeakPassword(rule)) => {
                 Self::new(S::BAD_REQUEST, ErrorCode::WeakPassword, rule.to_string())
             }
+            DomainError::Validation(ValidationError::InvalidMfaCode) => Self::new(
+                S::BAD_REQUEST,
+                ErrorCode::InvalidMfaCode,
+                "The code is not the authenticator's current one",
+            ),
             DomainError::Validation(
                 rule @ (ValidationError::InvalidUsername
                 | ValidationError::InvalidTitle
@@ -364,6 +402,9 @@ impl From<DomainError> for ApiError {
                     AuthError::TokenExpired => (ErrorCode::TokenExpired, "Token has expired"),
                     AuthError::TokenRevoked => (ErrorCode::TokenRevoked, "Token has been revoked"),
                     AuthError::WrongTokenType => (ErrorCode::WrongTokenType, "Wrong token type"),
+                    AuthError::InvalidMfaCode => {
+                        (ErrorCode::InvalidMfaCode, "Invalid second-factor code")
+                    }
                 };
                 Self::new(S::UNAUTHORIZED, code, message)
             }
@@ -380,11 +421,17 @@ impl From<DomainError> for ApiError {
                 ErrorCode::InvalidCredentials,
                 "Current password is incorrect",
             ),
+            DomainError::WrongMfaCode => Self::new(
+                S::FORBIDDEN,
+                ErrorCode::InvalidMfaCode,
+                "Invalid second-factor code",
+            ),
             DomainError::NotFound(resource) => {
                 let message = match resource {
                     Resource::Post => "Post not found",
                     Resource::User => "User not found",
                     Resource::Session => "Session not found",
+                    Resource::SecondFactor => "Two-factor login is not active",
                 };
                 Self::new(S::NOT_FOUND, ErrorCode::NotFound, message)
             }

@@ -13,15 +13,18 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use blog_domain::ports::{
-    PasswordHasher, RateLimiter, RepositoryError, SecurityEventRepository, UserRepository,
+    MfaRepository, PasswordHasher, RateLimiter, RepositoryError, SecurityEventRepository,
+    TwoFactor, UserRepository,
 };
 use blog_domain::{
-    PostService, Purge, PurgeReport, SessionPorts, SessionService, TokenLifetimes, UserService,
+    PostService, Purge, PurgeReport, SessionPorts, SessionService, TokenLifetimes, UserPorts,
+    UserService,
 };
 use blog_infra::{
-    BcryptHasher, BoundedHasher, DbPool, DieselPostRepository, DieselRateLimiter,
-    DieselSecurityEventRepository, DieselSessionRepository, DieselUserRepository, JwtCodec,
-    JwtOptions, OsRandomIds, PoolOptions, SystemClock, db,
+    BcryptHasher, BoundedHasher, DbPool, DieselMfaRepository, DieselPostRepository,
+    DieselRateLimiter, DieselSecurityEventRepository, DieselSessionRepository,
+    DieselUserRepository, JwtCodec, JwtOptions, OsRandomIds, PoolOptions, SystemClock,
+    TotpTwoFactor, db,
 };
 use futures_util::FutureExt;
 use secrecy::SecretString;
@@ -82,6 +85,7 @@ impl Application {
     pub async fn build(settings: Settings, profile: Profile) -> Result<Self, StartupError> {
         settings.validate().map_err(StartupError::Setting)?;
         let secret = jwt_secret(&settings, profile)?;
+        let two_factor = two_factor(&settings, profile)?;
         let pool = open_pool(&settings, settings.database.pool_size)?;
         let migrate = settings.database.migrate_on_start;
         let checked_pool = pool.clone();
@@ -104,7 +108,13 @@ impl Application {
             None
         };
         let purge = purge_task(&settings, pool.clone());
-        let data = web::Data::new(app_state(&settings, secret, hasher, pool, up_to_date));
+        let data = web::Data::new(app_state(
+            &settings,
+            (secret, two_factor),
+            hasher,
+            pool,
+            up_to_date,
+        ));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
@@ -224,16 +234,18 @@ pub fn user_service(settings: &Settings, profile: Profile) -> Result<UserService
     check_migrations(&pool, settings.database.migrate_on_start, profile)?;
     let hasher = BcryptHasher::new(settings.password.bcrypt_cost)
         .map_err(|error| StartupError::Setting(error.to_string()))?;
-    Ok(UserService::new(
-        Arc::new(DieselUserRepository::new(pool.clone())),
-        Arc::new(DieselSecurityEventRepository::new(pool)),
-        Arc::new(BoundedHasher::new(
+    Ok(UserService::new(UserPorts {
+        users: Arc::new(DieselUserRepository::new(pool.clone())),
+        events: Arc::new(DieselSecurityEventRepository::new(pool.clone())),
+        mfa: Arc::new(DieselMfaRepository::new(pool)),
+        two_factor: Arc::new(two_factor(settings, profile)?),
+        hasher: Arc::new(BoundedHasher::new(
             hasher,
             1,
             BoundedHasher::<BcryptHasher>::DEFAULT_MAX_WAIT,
         )),
-        Arc::new(SystemClock),
-    ))
+        clock: Arc::new(SystemClock),
+    }))
 }
 
 /// Checks every setting as `serve` would, without connecting: ranges, the
@@ -246,6 +258,7 @@ pub fn check_settings(settings: &Settings, profile: Profile) -> Result<(), Start
     if profile == Profile::Production {
         check_secret(settings.jwt.secret.as_ref())?;
     }
+    two_factor(settings, profile)?;
     db::DatabaseUrl::parse(&settings.database.url)?;
     Ok(())
 }
@@ -338,7 +351,7 @@ async fn stop_signal() {
 
 fn app_state(
     settings: &Settings,
-    secret: SecretString,
+    (secret, two_factor): (SecretString, TotpTwoFactor),
     hasher: BcryptHasher,
     pool: DbPool,
     up_to_date: bool,
@@ -359,11 +372,15 @@ fn app_state(
     let users: Arc<dyn UserRepository> = Arc::new(DieselUserRepository::new(pool.clone()));
     let events: Arc<dyn SecurityEventRepository> =
         Arc::new(DieselSecurityEventRepository::new(pool.clone()));
+    let mfa: Arc<dyn MfaRepository> = Arc::new(DieselMfaRepository::new(pool.clone()));
+    let two_factor: Arc<dyn TwoFactor> = Arc::new(two_factor);
     let mut sessions = SessionService::new(
         SessionPorts {
             users: Arc::clone(&users),
             sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
             events: Arc::clone(&events),
+            mfa: Arc::clone(&mfa),
+            two_factor: Arc::clone(&two_factor),
             hasher: Arc::clone(&hasher),
             tokens: Arc::new(tokens),
             clock: clock.clone(),
@@ -374,7 +391,14 @@ fn app_state(
             refresh: time::Duration::seconds(i64::from(jwt.refresh_ttl_secs)),
         },
     );
-    let mut users = UserService::new(users, events, hasher, clock.clone());
+    let mut users = UserService::new(UserPorts {
+        users,
+        events,
+        mfa,
+        two_factor,
+        hasher,
+        clock: clock.clone(),
+    });
     if let Some(limits) = settings.rate_limit.limits() {
         let limiter: Arc<dyn RateLimiter> = Arc::new(DieselRateLimiter::new(pool.clone()));
         sessions = sessions.with_rate_limits(Arc::clone(&limiter), limits);
@@ -383,6 +407,28 @@ fn app_state(
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
     let readiness = readiness_check(pool, up_to_date);
     AppState::new(users, sessions, posts, readiness)
+}
+
+/// The two-factor cryptography with the configured key, which production
+/// requires; elsewhere a missing one is replaced by a random one, with a
+/// warning.
+fn two_factor(settings: &Settings, profile: Profile) -> Result<TotpTwoFactor, StartupError> {
+    let key = match &settings.mfa.encryption_key {
+        Some(key) => key.clone(),
+        None if profile == Profile::Production => {
+            return Err(StartupError::Setting(
+                "APP__MFA__ENCRYPTION_KEY is not set: production needs 64 hexadecimal digits (openssl rand -hex 32)".into(),
+            ));
+        }
+        None => {
+            tracing::warn!(
+                "APP__MFA__ENCRYPTION_KEY is not set: using a random key; two-factor enrolments stop working when the process stops"
+            );
+            blog_infra::random_secret()
+        }
+    };
+    TotpTwoFactor::new(&key, &settings.mfa.issuer)
+        .map_err(|error| StartupError::Setting(format!("APP__MFA__ENCRYPTION_KEY: {error}")))
 }
 
 /// The configured secret, checked in production; elsewhere a missing one is
@@ -416,6 +462,7 @@ fn purge_task(settings: &Settings, pool: DbPool) -> PurgeTask {
     let limiter: Arc<dyn RateLimiter> = Arc::new(DieselRateLimiter::new(pool.clone()));
     let purge = Purge::new(
         Arc::new(DieselSessionRepository::new(pool.clone())),
+        Arc::new(DieselMfaRepository::new(pool.clone())),
         (
             Arc::new(DieselSecurityEventRepository::new(pool.clone())),
             settings.database.event_retention(),

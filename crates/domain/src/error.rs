@@ -38,6 +38,9 @@ pub enum ValidationError {
     /// Session and token ids are 32 lowercase hexadecimal characters.
     #[error("malformed random id")]
     InvalidRandomId,
+    /// The code confirming a TOTP enrolment is not the app's current one.
+    #[error("the code is not the authenticator's current one")]
+    InvalidMfaCode,
 }
 
 /// The rule of the password policy that a new password breaks.
@@ -79,6 +82,9 @@ pub enum AuthError {
     /// An access token where a refresh token is expected, or the reverse.
     #[error("wrong token type")]
     WrongTokenType,
+    /// The code of a second login step is wrong, or was used already.
+    #[error("invalid second-factor code")]
+    InvalidMfaCode,
 }
 
 /// An action only the author of a post may take.
@@ -108,6 +114,8 @@ pub enum Resource {
     User,
     /// A login session (also one of another user: not told apart).
     Session,
+    /// An active second factor.
+    SecondFactor,
 }
 
 impl fmt::Display for Resource {
@@ -116,6 +124,7 @@ impl fmt::Display for Resource {
             Self::Post => "post",
             Self::User => "user",
             Self::Session => "session",
+            Self::SecondFactor => "second factor",
         })
     }
 }
@@ -142,6 +151,10 @@ pub enum DomainError {
     /// sensitive change with is wrong.
     #[error("the current password is wrong")]
     WrongPassword,
+    /// The caller is authenticated, but the second-factor code it confirmed
+    /// a sensitive change with is wrong.
+    #[error("the second-factor code is wrong")]
+    WrongMfaCode,
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(Resource),
@@ -192,6 +205,12 @@ impl From<crate::ports::HashError> for DomainError {
             HashError::Busy => Self::Unavailable(Box::new(error)),
             HashError::Failed(_) => Self::Internal(Box::new(error)),
         }
+    }
+}
+
+impl From<crate::ports::TwoFactorError> for DomainError {
+    fn from(error: crate::ports::TwoFactorError) -> Self {
+        Self::Internal(Box::new(error))
     }
 }
 

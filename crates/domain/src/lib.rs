@@ -5,6 +5,7 @@ mod error;
 mod event;
 mod id;
 mod limits;
+mod mfa;
 mod page;
 pub mod ports;
 mod post;
@@ -23,6 +24,10 @@ pub use event::{
 };
 pub use id::{PostId, SessionId, TokenId, UserId};
 pub use limits::{RateDecision, RateLimit, RateLimits};
+pub use mfa::{
+    LoginOutcome, MFA_MAX_FAILURES, MFA_TOKEN_LIFETIME, MfaChallenge, MfaTokenHash, RECOVERY_CODES,
+    RecoveryCodeHash, SealedSecret, TotpCredential, TotpEnrolment,
+};
 pub use page::{Page, PageRequest};
 pub use post::{NewPost, Post, PostChanges, PostContent, PostService, PostTitle};
 pub use purge::{Purge, PurgeReport};
@@ -30,7 +35,7 @@ pub use session::Session;
 pub use sessions::{SessionPorts, SessionService, TokenLifetimes};
 pub use token::{Claims, Principal, TokenKind, TokenPair};
 pub use user::{LoginAttempt, NewUser, Password, PasswordHash, User, UserCredentials, Username};
-pub use users::UserService;
+pub use users::{UserPorts, UserService};
 
 // The foreign crates of public signatures, so that a reuser needs no
 // version-matched dependency of their own.

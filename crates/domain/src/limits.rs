@@ -41,7 +41,8 @@ pub struct RateLimits {
     pub login_per_address: RateLimit,
     /// Registrations from one client address (20 an hour).
     pub register_per_address: RateLimit,
-    /// Refreshes from one client address (60 a minute).
+    /// Refreshes, and second login steps, from one client address (60 a
+    /// minute each).
     pub refresh_per_address: RateLimit,
 }
 
@@ -52,6 +53,7 @@ pub(crate) enum LimitKey<'a> {
     LoginFailures(&'a Username),
     RegisterAddress(IpAddr),
     RefreshAddress(IpAddr),
+    SecondStepAddress(IpAddr),
 }
 
 impl LimitKey<'_> {
@@ -61,6 +63,7 @@ impl LimitKey<'_> {
             Self::LoginFailures(username) => format!("login-failures:{}", username.as_str()),
             Self::RegisterAddress(address) => format!("register-address:{address}"),
             Self::RefreshAddress(address) => format!("refresh-address:{address}"),
+            Self::SecondStepAddress(address) => format!("mfa-address:{address}"),
         }
     }
 }
@@ -87,7 +90,9 @@ impl Limiting {
             LimitKey::LoginAddress(_) => self.limits.login_per_address,
             LimitKey::LoginFailures(_) => self.limits.login_failures_per_username,
             LimitKey::RegisterAddress(_) => self.limits.register_per_address,
-            LimitKey::RefreshAddress(_) => self.limits.refresh_per_address,
+            LimitKey::RefreshAddress(_) | LimitKey::SecondStepAddress(_) => {
+                self.limits.refresh_per_address
+            }
         }
     }
 

@@ -6,10 +6,13 @@
 
 use time::OffsetDateTime;
 
+use secrecy::SecretString;
+
 use crate::{
-    BoxError, Claims, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges, PostId,
-    RateDecision, RateLimit, RecordedEvent, SecurityEvent, Session, SessionId, TokenId, User,
-    UserCredentials, UserId, Username,
+    BoxError, Claims, MfaChallenge, MfaTokenHash, NewPost, NewUser, Page, PageRequest,
+    PasswordHash, Post, PostChanges, PostId, RateDecision, RateLimit, RecordedEvent,
+    RecoveryCodeHash, SealedSecret, SecurityEvent, Session, SessionId, TokenId, TotpCredential,
+    TotpEnrolment, User, UserCredentials, UserId, Username,
 };
 
 /// How a repository call failed.
@@ -250,6 +253,165 @@ pub trait SecurityEventRepository: Send + Sync {
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
     fn delete_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError>;
+}
+
+/// Stored two-factor state: TOTP credentials, recovery codes, and the
+/// pending second login steps. Changes that have an event record it in the
+/// same transaction.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait MfaRepository: Send + Sync {
+    /// The TOTP state of `user`, pending or active.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn totp(&self, user: UserId) -> Result<Option<TotpCredential>, RepositoryError>;
+
+    /// Stores a pending enrolment of `user` with `sealed`, replacing a
+    /// pending one; returns `false`, changing nothing, when one is active.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn start_enrolment(
+        &self,
+        user: UserId,
+        sealed: &SealedSecret,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Activates the pending enrolment of `user`, with `step` as the last
+    /// code used and `codes` as its recovery codes (replacing any), and
+    /// records `event`, in one transaction; `false`, changing nothing, when
+    /// no enrolment is pending.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn activate(
+        &self,
+        user: UserId,
+        step: u64,
+        codes: &[RecoveryCodeHash],
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Deletes the active TOTP credential of `user` and its recovery codes
+    /// and records `event`, in one transaction; `false`, changing nothing,
+    /// when none is active.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn deactivate(&self, user: UserId, event: &SecurityEvent) -> Result<bool, RepositoryError>;
+
+    /// Compare-and-swap: records `step` as the last used step of `user`'s
+    /// active credential only if it is later than the last one. Returns
+    /// whether it did: `false` means the code was used already (a replay,
+    /// or a concurrent use that won).
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn use_step(&self, user: UserId, step: u64) -> Result<bool, RepositoryError>;
+
+    /// Spends the unused recovery code of `user` with this digest at `at`
+    /// and records `event`; `false`, recording nothing, when there is none.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn use_recovery_code(
+        &self,
+        user: UserId,
+        code: &RecoveryCodeHash,
+        at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Stores a second login step of `user`.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn create_challenge(
+        &self,
+        token: &MfaTokenHash,
+        user: UserId,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), RepositoryError>;
+
+    /// The second login step of this token digest, open or not.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn challenge(&self, token: &MfaTokenHash) -> Result<Option<MfaChallenge>, RepositoryError>;
+
+    /// Counts a wrong code against the step and records `event`.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn fail_challenge(
+        &self,
+        token: &MfaTokenHash,
+        event: &SecurityEvent,
+    ) -> Result<(), RepositoryError>;
+
+    /// Compare-and-swap: marks the step used, only while it is
+    /// [open](MfaChallenge::is_open) at `now`. Returns whether it did: a
+    /// token completes one login at most.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn consume_challenge(
+        &self,
+        token: &MfaTokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Deletes the steps that expired at or before `now`; returns how many.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn delete_expired_challenges(&self, now: OffsetDateTime) -> Result<u64, RepositoryError>;
+}
+
+/// Why the [`TwoFactor`] port failed (a wrong code is not an error).
+#[derive(Debug, thiserror::Error)]
+#[error("the second factor failed")]
+pub struct TwoFactorError(#[source] pub BoxError);
+
+/// The cryptography of two-factor login: TOTP secrets (made, sealed,
+/// opened, checked), recovery codes and `mfa_token`s (made, digested).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TwoFactor: Send + Sync {
+    /// A new TOTP secret of `user` (named `account` in authenticator apps),
+    /// sealed for storage and bound to `user`, so a sealed secret copied to
+    /// another user's row does not open.
+    ///
+    /// # Errors
+    /// [`TwoFactorError`] when sealing fails.
+    fn enrol(&self, user: UserId, account: &Username) -> Result<TotpEnrolment, TwoFactorError>;
+
+    /// The time step whose code `code` is, among the step of `now` and one
+    /// each side (SHA-1, 6 digits, 30 s steps); `None` for a wrong code.
+    ///
+    /// # Errors
+    /// [`TwoFactorError`] when `sealed` does not open for `user`.
+    fn check(
+        &self,
+        user: UserId,
+        sealed: &SealedSecret,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<u64>, TwoFactorError>;
+
+    /// [`RECOVERY_CODES`](crate::RECOVERY_CODES) new random recovery codes,
+    /// each with its digest.
+    fn recovery_codes(&self) -> Vec<(SecretString, RecoveryCodeHash)>;
+
+    /// The digest of a recovery code as typed (case, spaces and dashes do
+    /// not matter).
+    fn recovery_code_hash(&self, code: &str) -> RecoveryCodeHash;
+
+    /// A new random `mfa_token`, with its digest.
+    fn mfa_token(&self) -> (SecretString, MfaTokenHash);
+
+    /// The digest of an `mfa_token`.
+    fn mfa_token_hash(&self, token: &str) -> MfaTokenHash;
 }
 
 /// Error of a [`PasswordHasher`] (a mismatch is not an error).

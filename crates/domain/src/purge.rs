@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::ports::{Clock, RateLimiter, SecurityEventRepository, SessionRepository};
+use crate::ports::{Clock, MfaRepository, RateLimiter, SecurityEventRepository, SessionRepository};
 use crate::{DomainError, RateLimits};
 
 /// What one purge deleted.
@@ -18,15 +18,18 @@ pub struct PurgeReport {
     pub rate_limit_windows: u64,
     /// Security events older than the retention period.
     pub security_events: u64,
+    /// Second login steps past their lifetime.
+    pub mfa_challenges: u64,
 }
 
-/// Deletes expired sessions, ended rate-limit windows and security events
-/// past their retention. The adapters
+/// Deletes expired sessions and second login steps, ended rate-limit
+/// windows and security events past their retention. The adapters
 /// delete in bounded batches; running one purge at a time across instances
 /// is the caller's (the composition root takes a lock).
 #[derive(Clone)]
 pub struct Purge {
     sessions: Arc<dyn SessionRepository>,
+    mfa: Arc<dyn MfaRepository>,
     events: Arc<dyn SecurityEventRepository>,
     event_retention: Duration,
     limiting: Option<(Arc<dyn RateLimiter>, RateLimits)>,
@@ -40,17 +43,20 @@ impl fmt::Debug for Purge {
 }
 
 impl Purge {
-    /// A purge of `sessions`, of `events` older than `event_retention`, and
+    /// A purge of `sessions`, of `mfa`'s second login steps, of `events`
+    /// older than `event_retention`, and
     /// of `limiter`'s windows when given (with the limits, whose longest
     /// window says which windows have ended).
     pub fn new(
         sessions: Arc<dyn SessionRepository>,
+        mfa: Arc<dyn MfaRepository>,
         (events, event_retention): (Arc<dyn SecurityEventRepository>, Duration),
         limiting: Option<(Arc<dyn RateLimiter>, RateLimits)>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sessions,
+            mfa,
             events,
             event_retention,
             limiting,
@@ -82,10 +88,12 @@ impl Purge {
             None => 0,
         };
         let security_events = self.events.delete_before(now - self.event_retention)?;
+        let mfa_challenges = self.mfa.delete_expired_challenges(now)?;
         Ok(PurgeReport {
             sessions,
             rate_limit_windows,
             security_events,
+            mfa_challenges,
         })
     }
 }
@@ -94,7 +102,9 @@ impl Purge {
 mod tests {
     use super::*;
     use crate::RateLimit;
-    use crate::ports::{MockRateLimiter, MockSecurityEventRepository, MockSessionRepository};
+    use crate::ports::{
+        MockMfaRepository, MockRateLimiter, MockSecurityEventRepository, MockSessionRepository,
+    };
     use crate::testing::EPOCH;
     use crate::testing::ManualClock;
 
@@ -118,6 +128,11 @@ mod tests {
             .withf(|before| *before == EPOCH - Duration::days(90))
             .times(1)
             .returning(|_| Ok(11));
+        let mut mfa = MockMfaRepository::new();
+        mfa.expect_delete_expired_challenges()
+            .withf(|now| *now == EPOCH)
+            .times(1)
+            .returning(|_| Ok(2));
         let limit = |window| RateLimit { max: 1, window };
         let limits = RateLimits {
             login_failures_per_username: limit(Duration::minutes(15)),
@@ -127,6 +142,7 @@ mod tests {
         };
         let purge = Purge::new(
             Arc::new(sessions),
+            Arc::new(mfa),
             (Arc::new(events), Duration::days(90)),
             Some((Arc::new(limiter), limits)),
             Arc::new(ManualClock::default()),
@@ -137,6 +153,7 @@ mod tests {
                 sessions: 3,
                 rate_limit_windows: 7,
                 security_events: 11,
+                mfa_challenges: 2,
             }
         );
     }

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use crate::limits::{LimitKey, LimitedBy, Limiting};
 use crate::ports::{
-    Clock, IdGenerator, PasswordHasher, RateLimiter, SecurityEventRepository, SessionRepository,
-    TokenCodec, UserRepository,
+    Clock, IdGenerator, MfaRepository, PasswordHasher, RateLimiter, SecurityEventRepository,
+    SessionRepository, TokenCodec, TwoFactor, UserRepository,
 };
+use crate::users::second_factor_holds;
 use crate::{
-    AuthError, Claims, Client, DomainError, LoginAttempt, Page, PageRequest, Principal, RateLimits,
-    Resource, SecurityEvent, SecurityEventKind, Session, SessionId, TokenKind, TokenPair, UserId,
-    Username,
+    AuthError, Claims, Client, DomainError, LoginAttempt, LoginOutcome, MFA_TOKEN_LIFETIME, Page,
+    PageRequest, Principal, RateLimits, Resource, SecurityEvent, SecurityEventKind, Session,
+    SessionId, TokenKind, TokenPair, UserId, Username,
 };
 use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
@@ -35,6 +36,10 @@ pub struct SessionPorts {
     pub sessions: Arc<dyn SessionRepository>,
     /// The audit trail, for the events that change nothing else.
     pub events: Arc<dyn SecurityEventRepository>,
+    /// Stored two-factor state.
+    pub mfa: Arc<dyn MfaRepository>,
+    /// The cryptography of two-factor login.
+    pub two_factor: Arc<dyn TwoFactor>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Token signing and verification.
@@ -114,7 +119,11 @@ impl SessionService {
     /// [`DomainError::RateLimited`]; [`AuthError::InvalidCredentials`], the
     /// same for every reason; store, hasher and codec failures.
     #[tracing::instrument(name = "login", skip_all)]
-    pub fn login(&self, attempt: &LoginAttempt, client: &Client) -> Result<TokenPair, DomainError> {
+    pub fn login(
+        &self,
+        attempt: &LoginAttempt,
+        client: &Client,
+    ) -> Result<LoginOutcome, DomainError> {
         let username = Username::parse(attempt.username.as_str()).ok();
         self.check_login_limits(username.as_ref(), client)?;
         let credentials = match &username {
@@ -126,7 +135,7 @@ impl SessionService {
             self.ports
                 .hasher
                 .verify(password, &self.ports.hasher.dummy_hash())?;
-            return self.login_failed(username.as_ref(), None, client);
+            return Err(self.login_failed(username.as_ref(), None, client));
         };
         let user_id = credentials.user.id;
         let matches = self
@@ -135,9 +144,88 @@ impl SessionService {
             .verify(password, &credentials.password_hash)?;
         // bcrypt reads 72 bytes only: a longer password would match its prefix.
         if !matches || password.len() > self.ports.hasher.max_password_bytes() {
-            return self.login_failed(username.as_ref(), Some(user_id), client);
+            return Err(self.login_failed(username.as_ref(), Some(user_id), client));
         }
+        let second_factor = self
+            .ports
+            .mfa
+            .totp(user_id)?
+            .is_some_and(|credential| credential.active);
+        if second_factor {
+            let (mfa_token, digest) = self.ports.two_factor.mfa_token();
+            let expires_at = self.ports.clock.now() + MFA_TOKEN_LIFETIME;
+            self.ports
+                .mfa
+                .create_challenge(&digest, user_id, expires_at)?;
+            return Ok(LoginOutcome::SecondFactorRequired { mfa_token });
+        }
+        self.open_session(user_id, client).map(LoginOutcome::Tokens)
+    }
 
+    /// Completes a login whose password was right with its second factor:
+    /// the `mfa_token` of [`LoginOutcome::SecondFactorRequired`] and a TOTP
+    /// code of a step not used yet, or an unused recovery code (which is
+    /// spent, recording `recovery_code_used`). A wrong code records
+    /// `mfa_failed`; after [`MFA_MAX_FAILURES`](crate::MFA_MAX_FAILURES)
+    /// of them, or [`MFA_TOKEN_LIFETIME`], or one completed login, the
+    /// token is dead. Limited per client address like refreshes.
+    ///
+    /// # Errors
+    /// [`DomainError::RateLimited`]; [`AuthError::InvalidToken`] for a dead
+    /// or unknown token; [`AuthError::InvalidMfaCode`]; store failures.
+    #[tracing::instrument(name = "login_mfa", skip_all)]
+    pub fn login_mfa(
+        &self,
+        mfa_token: &str,
+        code: &str,
+        client: &Client,
+    ) -> Result<TokenPair, DomainError> {
+        let now = self.ports.clock.now();
+        if let (Some(limiting), Some(address)) = (&self.limiting, client.address) {
+            limiting.hit(LimitKey::SecondStepAddress(address), now)?;
+        }
+        let digest = self.ports.two_factor.mfa_token_hash(mfa_token);
+        let challenge = self
+            .ports
+            .mfa
+            .challenge(&digest)?
+            .filter(|challenge| challenge.is_open(now))
+            .ok_or(AuthError::InvalidToken)?;
+        let user_id = challenge.user_id;
+        let credential = self
+            .ports
+            .mfa
+            .totp(user_id)?
+            .filter(|credential| credential.active)
+            .ok_or(AuthError::InvalidToken)?;
+        let event = |kind| SecurityEvent {
+            kind,
+            user_id: Some(user_id),
+            session_id: None,
+            client: client.clone(),
+            at: now,
+        };
+        let holds = second_factor_holds(
+            self.ports.two_factor.as_ref(),
+            self.ports.mfa.as_ref(),
+            (user_id, &credential),
+            code,
+            &event(SecurityEventKind::RecoveryCodeUsed),
+        )?;
+        if !holds {
+            let failed = event(SecurityEventKind::MfaFailed);
+            self.ports.mfa.fail_challenge(&digest, &failed)?;
+            failed.log();
+            return Err(AuthError::InvalidMfaCode.into());
+        }
+        if !self.ports.mfa.consume_challenge(&digest, now)? {
+            return Err(AuthError::InvalidToken.into());
+        }
+        self.open_session(user_id, client)
+    }
+
+    /// Opens a session of `user_id` for `client`, recording `login_succeeded`.
+    fn open_session(&self, user_id: UserId, client: &Client) -> Result<TokenPair, DomainError> {
         let now = self.ports.clock.now();
         let session = Session {
             id: self.ports.ids.session_id(),
@@ -160,13 +248,26 @@ impl SessionService {
         self.issue(&session, now)
     }
 
-    /// Records a failed login and counts it against its username.
+    /// Records a failed login and counts it against its username; returns
+    /// the error to answer.
     fn login_failed(
         &self,
         username: Option<&Username>,
         user_id: Option<UserId>,
         client: &Client,
-    ) -> Result<TokenPair, DomainError> {
+    ) -> DomainError {
+        match self.record_login_failure(username, user_id, client) {
+            Ok(()) => AuthError::InvalidCredentials.into(),
+            Err(error) => error,
+        }
+    }
+
+    fn record_login_failure(
+        &self,
+        username: Option<&Username>,
+        user_id: Option<UserId>,
+        client: &Client,
+    ) -> Result<(), DomainError> {
         let event = SecurityEvent {
             kind: SecurityEventKind::LoginFailed,
             user_id,
@@ -180,7 +281,7 @@ impl SessionService {
         if let (Some(limiting), Some(username)) = (&self.limiting, username) {
             limiting.count_failure(username, event.at)?;
         }
-        Err(AuthError::InvalidCredentials.into())
+        Ok(())
     }
 
     /// Trades a refresh token for a new pair, rotating the refresh token.

@@ -14,14 +14,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+use secrecy::SecretString;
+
 use crate::ports::{
-    Clock, HashError, IdGenerator, PasswordHasher, PostRepository, RateLimiter, RepositoryError,
-    SecurityEventRepository, SessionRepository, TokenCodec, TokenError, UserRepository,
+    Clock, HashError, IdGenerator, MfaRepository, PasswordHasher, PostRepository, RateLimiter,
+    RepositoryError, SecurityEventRepository, SessionRepository, TokenCodec, TokenError, TwoFactor,
+    TwoFactorError, UserRepository,
 };
 use crate::{
-    Claims, Client, EventId, NewPost, NewUser, Page, PageRequest, PasswordHash, Post, PostChanges,
-    PostContent, PostId, PostTitle, RateDecision, RateLimit, RecordedEvent, SecurityEvent,
-    SecurityEventKind, Session, SessionId, TokenId, User, UserAgent, UserCredentials, UserId,
+    Claims, Client, EventId, MfaChallenge, MfaTokenHash, NewPost, NewUser, Page, PageRequest,
+    PasswordHash, Post, PostChanges, PostContent, PostId, PostTitle, RateDecision, RateLimit,
+    RecordedEvent, RecoveryCodeHash, SealedSecret, SecurityEvent, SecurityEventKind, Session,
+    SessionId, TokenId, TotpCredential, TotpEnrolment, User, UserAgent, UserCredentials, UserId,
     Username,
 };
 
@@ -63,6 +67,10 @@ struct State {
     /// Oldest first.
     events: Vec<RecordedEvent>,
     next_event_id: i64,
+    totp: HashMap<UserId, TotpCredential>,
+    /// Digest, then whether it was used.
+    recovery_codes: HashMap<UserId, Vec<(RecoveryCodeHash, bool)>>,
+    challenges: HashMap<MfaTokenHash, MfaChallenge>,
 }
 
 impl State {
@@ -397,6 +405,242 @@ impl SecurityEventRepository for InMemoryStore {
         let count = state.events.len();
         state.events.retain(|recorded| recorded.event.at >= before);
         Ok(u64::try_from(count - state.events.len()).unwrap_or(u64::MAX))
+    }
+}
+
+impl MfaRepository for InMemoryStore {
+    fn totp(&self, user: UserId) -> Result<Option<TotpCredential>, RepositoryError> {
+        Ok(locked(&self.state).totp.get(&user).cloned())
+    }
+
+    fn start_enrolment(
+        &self,
+        user: UserId,
+        sealed: &SealedSecret,
+        _at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        if !state.has_user(user) {
+            return Err(missing_user());
+        }
+        if state.totp.get(&user).is_some_and(|c| c.active) {
+            return Ok(false);
+        }
+        let pending = TotpCredential {
+            sealed: sealed.clone(),
+            active: false,
+            last_step: None,
+        };
+        state.totp.insert(user, pending);
+        Ok(true)
+    }
+
+    fn activate(
+        &self,
+        user: UserId,
+        step: u64,
+        codes: &[RecoveryCodeHash],
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        let Some(credential) = state.totp.get_mut(&user).filter(|c| !c.active) else {
+            return Ok(false);
+        };
+        credential.active = true;
+        credential.last_step = Some(step);
+        let codes = codes.iter().map(|code| (code.clone(), false)).collect();
+        state.recovery_codes.insert(user, codes);
+        state.push_event(event)?;
+        Ok(true)
+    }
+
+    fn deactivate(&self, user: UserId, event: &SecurityEvent) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        if !state.totp.get(&user).is_some_and(|c| c.active) {
+            return Ok(false);
+        }
+        state.totp.remove(&user);
+        state.recovery_codes.remove(&user);
+        state.push_event(event)?;
+        Ok(true)
+    }
+
+    fn use_step(&self, user: UserId, step: u64) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        let Some(credential) = state
+            .totp
+            .get_mut(&user)
+            .filter(|c| c.active && c.last_step.is_none_or(|last| last < step))
+        else {
+            return Ok(false);
+        };
+        credential.last_step = Some(step);
+        Ok(true)
+    }
+
+    fn use_recovery_code(
+        &self,
+        user: UserId,
+        code: &RecoveryCodeHash,
+        _at: OffsetDateTime,
+        event: &SecurityEvent,
+    ) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        let unused = state
+            .recovery_codes
+            .get_mut(&user)
+            .and_then(|codes| codes.iter_mut().find(|(hash, used)| hash == code && !used));
+        let Some((_, used)) = unused else {
+            return Ok(false);
+        };
+        *used = true;
+        state.push_event(event)?;
+        Ok(true)
+    }
+
+    fn create_challenge(
+        &self,
+        token: &MfaTokenHash,
+        user: UserId,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), RepositoryError> {
+        let mut state = locked(&self.state);
+        if !state.has_user(user) {
+            return Err(missing_user());
+        }
+        let challenge = MfaChallenge {
+            user_id: user,
+            expires_at,
+            failures: 0,
+            used: false,
+        };
+        state.challenges.insert(token.clone(), challenge);
+        Ok(())
+    }
+
+    fn challenge(&self, token: &MfaTokenHash) -> Result<Option<MfaChallenge>, RepositoryError> {
+        Ok(locked(&self.state).challenges.get(token).cloned())
+    }
+
+    fn fail_challenge(
+        &self,
+        token: &MfaTokenHash,
+        event: &SecurityEvent,
+    ) -> Result<(), RepositoryError> {
+        let mut state = locked(&self.state);
+        state.check_event(event)?;
+        if let Some(challenge) = state.challenges.get_mut(token) {
+            challenge.failures = challenge.failures.saturating_add(1);
+        }
+        state.push_event(event)
+    }
+
+    fn consume_challenge(
+        &self,
+        token: &MfaTokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let mut state = locked(&self.state);
+        let Some(challenge) = state.challenges.get_mut(token).filter(|c| c.is_open(now)) else {
+            return Ok(false);
+        };
+        challenge.used = true;
+        Ok(true)
+    }
+
+    fn delete_expired_challenges(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
+        let mut state = locked(&self.state);
+        let count = state.challenges.len();
+        state
+            .challenges
+            .retain(|_, challenge| challenge.expires_at > now);
+        Ok(u64::try_from(count - state.challenges.len()).unwrap_or(u64::MAX))
+    }
+}
+
+/// A [`TwoFactor`] for tests: secrets are sealed in the clear (`user:n`),
+/// a step's code is a fixed function of the secret and the step (see
+/// [`FakeTwoFactor::code`]), and codes and tokens count up. It checks the
+/// step of `now` and one each side, like the real one.
+#[derive(Debug, Default)]
+pub struct FakeTwoFactor {
+    made: AtomicU64,
+}
+
+impl FakeTwoFactor {
+    fn next(&self) -> u64 {
+        self.made.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The code of the secret `sealed` for the 30-second step of `at`.
+    pub fn code(sealed: &SealedSecret, at: OffsetDateTime) -> String {
+        let seed: u64 = sealed.as_str().bytes().fold(7, |seed, b| {
+            seed.wrapping_mul(31).wrapping_add(u64::from(b))
+        });
+        let step = u64::try_from(at.unix_timestamp() / 30).unwrap_or(0);
+        format!(
+            "{:06}",
+            seed.wrapping_add(step.wrapping_mul(7919)) % 1_000_000
+        )
+    }
+}
+
+impl TwoFactor for FakeTwoFactor {
+    fn enrol(&self, user: UserId, account: &Username) -> Result<TotpEnrolment, TwoFactorError> {
+        let sealed = SealedSecret::new(format!("{user}:{}", self.next()));
+        Ok(TotpEnrolment {
+            secret: SecretString::from(sealed.as_str().to_owned()),
+            otpauth_uri: SecretString::from(format!("otpauth://totp/blog:{}", account.as_str())),
+            sealed,
+        })
+    }
+
+    fn check(
+        &self,
+        user: UserId,
+        sealed: &SealedSecret,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<u64>, TwoFactorError> {
+        if !sealed.as_str().starts_with(&format!("{user}:")) {
+            return Err(TwoFactorError("sealed for another user".into()));
+        }
+        let step = now.unix_timestamp() / 30;
+        Ok((step - 1..=step + 1)
+            .find(|s| {
+                Self::code(
+                    sealed,
+                    OffsetDateTime::UNIX_EPOCH + Duration::seconds(s * 30),
+                ) == code
+            })
+            .and_then(|s| u64::try_from(s).ok()))
+    }
+
+    fn recovery_codes(&self) -> Vec<(SecretString, RecoveryCodeHash)> {
+        (0..crate::RECOVERY_CODES)
+            .map(|_| {
+                let code = format!("recovery-{}", self.next());
+                let digest = self.recovery_code_hash(&code);
+                (SecretString::from(code), digest)
+            })
+            .collect()
+    }
+
+    fn recovery_code_hash(&self, code: &str) -> RecoveryCodeHash {
+        RecoveryCodeHash::new(format!("digest-of-{}", code.trim().to_lowercase()))
+    }
+
+    fn mfa_token(&self) -> (SecretString, MfaTokenHash) {
+        let token = format!("mfa-{}", self.next());
+        let digest = self.mfa_token_hash(&token);
+        (SecretString::from(token), digest)
+    }
+
+    fn mfa_token_hash(&self, token: &str) -> MfaTokenHash {
+        MfaTokenHash::new(format!("digest-of-{token}"))
     }
 }
 
@@ -1422,6 +1666,203 @@ pub fn security_event_repository_contract<G>(
     }
 }
 
+/// Checks the rules of [`MfaRepository`]: an enrolment is pending until
+/// activated, restarts replace it, and an active one refuses a restart;
+/// activation stores the step and the recovery codes; a step is used only
+/// once and only after the last; a recovery code is spent once, by its
+/// user only; deactivation removes the credential and its codes; a
+/// challenge counts failures and is consumed once, while open; expired
+/// challenges are purged. Changes with an event record it, and a change
+/// whose event is refused is not made.
+///
+/// `make` returns fresh, empty user, MFA and event repositories sharing one
+/// store, and a guard kept alive meanwhile.
+///
+/// # Panics
+/// When the repository breaks a rule: the message names it.
+pub fn mfa_repository_contract<G>(
+    make: impl Fn() -> (
+        Arc<dyn UserRepository>,
+        Arc<dyn MfaRepository>,
+        Arc<dyn SecurityEventRepository>,
+        G,
+    ),
+) {
+    use SecurityEventKind::{MfaDisabled, MfaEnabled, MfaFailed, RecoveryCodeUsed, Registered};
+    let ok =
+        |result: Result<bool, RepositoryError>| result.unwrap_or_else(|error| panic!("{error}"));
+    let sealed = |text: &str| SealedSecret::new(text.to_owned());
+    let digests = |prefix: &str| -> Vec<RecoveryCodeHash> {
+        (0..3)
+            .map(|n| RecoveryCodeHash::new(format!("{prefix}-{n}")))
+            .collect()
+    };
+    {
+        let (users, mfa, events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let read = || mfa.totp(alice.id).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(read(), None, "no credential yet");
+        assert!(ok(mfa.start_enrolment(alice.id, &sealed("first"), EPOCH)));
+        assert!(ok(mfa.start_enrolment(alice.id, &sealed("second"), EPOCH)));
+        assert_eq!(
+            read(),
+            Some(TotpCredential {
+                sealed: sealed("second"),
+                active: false,
+                last_step: None
+            }),
+            "a restarted enrolment replaces the pending one"
+        );
+        let unknown = UserId::new(alice.id.get() + 100).unwrap_or(alice.id);
+        assert!(
+            mfa.activate(
+                alice.id,
+                10,
+                &digests("a"),
+                &event_of(MfaEnabled, Some(unknown))
+            )
+            .is_err(),
+            "an activation whose event is refused MUST fail"
+        );
+        assert_eq!(read().map(|c| c.active), Some(false), "and change nothing");
+        assert!(ok(mfa.activate(
+            alice.id,
+            10,
+            &digests("a"),
+            &event_of(MfaEnabled, Some(alice.id))
+        )));
+        assert_eq!(
+            read(),
+            Some(TotpCredential {
+                sealed: sealed("second"),
+                active: true,
+                last_step: Some(10)
+            })
+        );
+        assert!(
+            !ok(mfa.start_enrolment(alice.id, &sealed("third"), EPOCH)),
+            "an active credential refuses a new enrolment"
+        );
+        assert!(
+            !ok(mfa.activate(
+                alice.id,
+                11,
+                &digests("b"),
+                &event_of(MfaEnabled, Some(alice.id))
+            )),
+            "nothing pending to activate"
+        );
+        assert_eq!(read().map(|c| c.sealed), Some(sealed("second")));
+        assert_eq!(
+            kinds_of(events.as_ref(), &alice),
+            [MfaEnabled, Registered],
+            "one activation, one event"
+        );
+
+        assert!(
+            !ok(mfa.use_step(alice.id, 10)),
+            "the confirming step is used"
+        );
+        assert!(!ok(mfa.use_step(alice.id, 9)), "an earlier step");
+        assert!(ok(mfa.use_step(alice.id, 11)), "a later step");
+        assert!(!ok(mfa.use_step(alice.id, 11)), "once");
+
+        let bob = store_user(users.as_ref(), "bob");
+        assert!(!ok(mfa.use_step(bob.id, 50)), "no credential, no step");
+        let spend = |user: &User, code: &RecoveryCodeHash| {
+            mfa.use_recovery_code(
+                user.id,
+                code,
+                EPOCH,
+                &event_of(RecoveryCodeUsed, Some(user.id)),
+            )
+            .unwrap_or_else(|error| panic!("{error}"))
+        };
+        assert!(!spend(&bob, &digests("a")[0]), "another user's code");
+        assert!(spend(&alice, &digests("a")[0]), "an unused code");
+        assert!(!spend(&alice, &digests("a")[0]), "spent once");
+        assert!(
+            !spend(&alice, &RecoveryCodeHash::new("nope".into())),
+            "an unknown code"
+        );
+        assert_eq!(kinds_of(events.as_ref(), &alice)[0], RecoveryCodeUsed);
+        assert_eq!(kinds_of(events.as_ref(), &bob), [Registered]);
+
+        assert!(ok(
+            mfa.deactivate(alice.id, &event_of(MfaDisabled, Some(alice.id)))
+        ));
+        assert_eq!(read(), None, "deactivation removes the credential");
+        assert!(!spend(&alice, &digests("a")[1]), "and its recovery codes");
+        assert!(!ok(
+            mfa.deactivate(alice.id, &event_of(MfaDisabled, Some(alice.id)))
+        ));
+        assert_eq!(
+            kinds_of(events.as_ref(), &alice)[..2],
+            [MfaDisabled, RecoveryCodeUsed]
+        );
+    }
+    {
+        let (users, mfa, events, _guard) = make();
+        let alice = store_user(users.as_ref(), "alice");
+        let token = |n: u8| MfaTokenHash::new(format!("token-{n}"));
+        let expires_at = EPOCH + Duration::minutes(5);
+        for n in 1..=4 {
+            mfa.create_challenge(&token(n), alice.id, expires_at)
+                .unwrap_or_else(|error| panic!("{error}"));
+        }
+        assert_eq!(
+            mfa.challenge(&token(1)).ok().flatten(),
+            Some(MfaChallenge {
+                user_id: alice.id,
+                expires_at,
+                failures: 0,
+                used: false
+            }),
+            "a challenge reads back"
+        );
+        assert_eq!(mfa.challenge(&token(9)).ok().flatten(), None);
+        mfa.fail_challenge(&token(1), &event_of(MfaFailed, Some(alice.id)))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            mfa.challenge(&token(1)).ok().flatten().map(|c| c.failures),
+            Some(1),
+            "a failure counts"
+        );
+        assert_eq!(kinds_of(events.as_ref(), &alice)[0], MfaFailed);
+        assert!(
+            ok(mfa.consume_challenge(&token(1), EPOCH)),
+            "an open challenge"
+        );
+        assert!(
+            !ok(mfa.consume_challenge(&token(1), EPOCH)),
+            "consumed once"
+        );
+        assert!(
+            !ok(mfa.consume_challenge(&token(2), expires_at)),
+            "not once expired"
+        );
+        for _ in 0..crate::MFA_MAX_FAILURES {
+            mfa.fail_challenge(&token(3), &event_of(MfaFailed, Some(alice.id)))
+                .unwrap_or_else(|error| panic!("{error}"));
+        }
+        assert!(
+            !ok(mfa.consume_challenge(&token(3), EPOCH)),
+            "not after the most failures"
+        );
+        mfa.create_challenge(&token(5), alice.id, expires_at + Duration::SECOND)
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            mfa.delete_expired_challenges(expires_at).ok(),
+            Some(4),
+            "expired at or before now"
+        );
+        assert!(
+            mfa.challenge(&token(5)).ok().flatten().is_some(),
+            "live ones stay"
+        );
+    }
+}
+
 /// Checks the rules of [`RateLimiter`]: `max` hits in a window are allowed
 /// and the next is limited until the window ends (`retry_after` says
 /// exactly when); a new window starts after it; `peek` counts nothing and
@@ -1554,6 +1995,10 @@ mod tests {
         security_event_repository_contract(|| {
             let store = Arc::new(InMemoryStore::default());
             (store.clone(), store, ())
+        });
+        mfa_repository_contract(|| {
+            let store = Arc::new(InMemoryStore::default());
+            (store.clone(), store.clone(), store, ())
         });
         rate_limiter_contract(|| (Arc::new(InMemoryRateLimiter::default()), ()));
     }

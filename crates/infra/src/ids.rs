@@ -21,7 +21,7 @@ impl Clock for SystemClock {
 ///
 /// # Panics
 /// If the OS has no working random source: nothing secure can be done then.
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0; N];
     #[expect(
         clippy::expect_used,

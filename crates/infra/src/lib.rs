@@ -8,12 +8,14 @@ mod repositories;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod two_factor;
 
 pub use db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 pub use ids::{OsRandomIds, SystemClock, random_secret};
 pub use jwt::{JwtCodec, JwtOptions};
 pub use password::{BcryptHasher, BoundedHasher};
 pub use repositories::{
-    DieselPostRepository, DieselRateLimiter, DieselSecurityEventRepository,
+    DieselMfaRepository, DieselPostRepository, DieselRateLimiter, DieselSecurityEventRepository,
     DieselSessionRepository, DieselUserRepository,
 };
+pub use two_factor::{KeyError, TotpTwoFactor};

@@ -59,3 +59,31 @@ diesel::table! {
 }
 
 diesel::joinable!(security_events -> users (user_id));
+
+diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> BigInt,
+        sealed -> Text,
+        active -> Bool,
+        last_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        expires_at -> Timestamp,
+        failures -> Integer,
+        used_at -> Nullable<Timestamp>,
+    }
+}

@@ -2,7 +2,7 @@
 
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
-use blog_domain::{LoginAttempt, TokenPair};
+use blog_domain::{LoginAttempt, LoginOutcome, TokenPair};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -88,7 +88,7 @@ fn token_response(pair: &TokenPair) -> HttpResponse {
         (status = 200, description = "A token pair", body = TokenPairBody,
             headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`", body = ErrorBody,
+        (status = 401, description = "`invalid_credentials`; or `mfa_required` with an `mfa_token` (two-factor login is on: the password was right, `POST /api/v1/login/mfa` completes the login)", body = ErrorBody,
             headers(("WWW-Authenticate" = String))),
         (status = 429, description = "`rate_limited`: too many attempts from this address, or too many failures of this username (the right password too)", body = ErrorBody,
             headers(("Retry-After" = u32, description = "Seconds until a retry can succeed"))),
@@ -106,8 +106,56 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let Json(Credentials { username, password }) = body;
     let attempt = LoginAttempt { username, password };
-    let pair = state
+    let outcome = state
         .sessions(move |sessions| sessions.login(&attempt, &client.0))
+        .await?;
+    match outcome {
+        LoginOutcome::Tokens(pair) => Ok(token_response(&pair)),
+        LoginOutcome::SecondFactorRequired { mfa_token } => Err(ApiError::mfa_required(mfa_token)),
+    }
+}
+
+/// What the second login step sends.
+#[derive(Deserialize, ToSchema)]
+pub struct SecondStep {
+    /// The `mfa_token` of the login's `mfa_required` answer.
+    #[schema(value_type = String)]
+    mfa_token: SecretString,
+    /// A current code of the authenticator app, or an unused recovery code.
+    #[schema(value_type = String, example = "123456")]
+    code: SecretString,
+}
+
+/// Log in, second step: a code of the authenticator app (or a recovery
+/// code) for the `mfa_token` of a right password.
+#[utoipa::path(
+    post, path = "/api/v1/login/mfa", operation_id = "login_mfa", tag = "auth",
+    request_body = SecondStep,
+    responses(
+        (status = 200, description = "A token pair", body = TokenPairBody,
+            headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = ErrorBody),
+        (status = 401, description = "`invalid_mfa_code` (the token lives on, up to 5 wrong codes), or `invalid_token` (expired, used, too many wrong codes, or never issued)", body = ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 429, description = "`rate_limited`: too many second steps from this address", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds until a retry can succeed"))),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a content coding", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody,
+            headers(("Retry-After" = u32))),
+    )
+)]
+pub async fn login_mfa(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: Json<SecondStep>,
+) -> Result<HttpResponse, ApiError> {
+    let Json(SecondStep { mfa_token, code }) = body;
+    let pair = state
+        .sessions(move |sessions| {
+            sessions.login_mfa(mfa_token.expose_secret(), code.expose_secret(), &client.0)
+        })
         .await?;
     Ok(token_response(&pair))
 }

@@ -2,6 +2,8 @@
 
 mod auth;
 mod health;
+mod mfa;
+
 pub mod openapi;
 mod posts;
 mod sessions;
@@ -44,7 +46,12 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/v1/users/me").get(users::me),
         Endpoint::new("/api/v1/users/me/events").get(users::events),
         Endpoint::new("/api/v1/users/me/password").put(users::change_password),
+        Endpoint::new("/api/v1/users/me/mfa/totp")
+            .post(mfa::start)
+            .delete(mfa::disable),
+        Endpoint::new("/api/v1/users/me/mfa/totp/confirm").post(mfa::confirm),
         Endpoint::new("/api/v1/login").post(auth::login),
+        Endpoint::new("/api/v1/login/mfa").post(auth::login_mfa),
         Endpoint::new("/api/v1/refresh").post(auth::refresh),
         Endpoint::new("/api/v1/logout").post(auth::logout),
         Endpoint::new("/api/v1/logout/all").post(auth::logout_all),

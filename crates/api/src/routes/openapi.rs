@@ -7,7 +7,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Required};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, health, posts, sessions, users};
+use super::{auth, health, mfa, posts, sessions, users};
 
 /// The document; `ApiDoc::openapi()` builds it.
 #[derive(OpenApi)]
@@ -23,8 +23,14 @@ use super::{auth, health, posts, sessions, users};
         users::list,
         users::me,
         users::events,
-        users::change_password,
-        auth::login,
+                users::change_password,
+        mfa::start,
+        mfa::confirm,
+        mfa::disable,
+
+                auth::login,
+        auth::login_mfa,
+
         auth::refresh,
         auth::logout,
         auth::logout_all,
@@ -43,7 +49,8 @@ use super::{auth, health, posts, sessions, users};
     tags(
         (name = "users", description = "Registration and users"),
         (name = "auth", description = "Login, refresh with rotation, logout"),
-        (name = "sessions", description = "The caller's logins, and ending them"),
+                (name = "sessions", description = "The caller's logins, and ending them"),
+        (name = "two-factor", description = "Two-factor login with TOTP (RFC 6238)"),
         (name = "posts", description = "Posts; only the author may change one"),
         (name = "probes", description = "Liveness and readiness"),
         (name = "meta", description = "This document"),

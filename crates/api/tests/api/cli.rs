@@ -307,6 +307,12 @@ fn migrate(dir: &Path, vars: &[(&str, &str)]) {
 /// A production secret that passes the check.
 const STRONG_SECRET: (&str, &str) = ("JWT_SECRET_KEY", "q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3sx");
 
+/// A production key for the TOTP secrets.
+const MFA_KEY: (&str, &str) = (
+    "APP__MFA__ENCRYPTION_KEY",
+    "9c1f4b7e2a6d8053e1b9f7a2c4d6e8f01a3b5c7d9e0f2a4b6c8d0e2f4a6b8c0d",
+);
+
 /// Runs the binary to its end with `vars`; the start must fail with one
 /// stderr line, which is returned.
 fn refused_start(dir: &Path, vars: &[(&str, &str)]) -> String {
@@ -352,7 +358,7 @@ fn the_seeds_sqlalchemy_url_names_a_file_in_the_working_directory() {
 #[test]
 fn production_on_an_unmigrated_database_refuses_to_start_until_migrated() {
     let dir = tempfile::tempdir().unwrap();
-    let production = [("APP_ENV", "production"), STRONG_SECRET];
+    let production = [("APP_ENV", "production"), STRONG_SECRET, MFA_KEY];
     let text = refused_start(dir.path(), &production);
     assert!(text.contains("blog-api migrate"), "{text}");
     migrate(dir.path(), &production);
@@ -619,6 +625,7 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_a_bad_one() {
         &[
             ("APP_ENV", "production"),
             ("JWT_SECRET_KEY", secret),
+            MFA_KEY,
             ("DATABASE_URL", "postgres://blog:hunter2@db:5432/blog"),
         ],
         &["config", "check"],
@@ -628,6 +635,7 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_a_bad_one() {
     let printed: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
     assert_eq!(printed["profile"], "production");
     assert_eq!(printed["settings"]["jwt"]["secret"], "[redacted]");
+    assert_eq!(printed["settings"]["mfa"]["encryption_key"], "[redacted]");
     assert_eq!(
         printed["settings"]["database"]["url"],
         "postgres://blog:[redacted]@db:5432/blog"
@@ -635,12 +643,20 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_a_bad_one() {
     assert_eq!(printed["settings"]["server"]["host"], "0.0.0.0");
     let text = String::from_utf8_lossy(&checked.stdout);
     assert!(
-        !text.contains(secret) && !text.contains("hunter2"),
+        !text.contains(secret) && !text.contains("hunter2") && !text.contains(MFA_KEY.1),
         "{text}"
     );
 
     for (vars, says) in [
         (vec![("APP_ENV", "production")], "JWT_SECRET_KEY"),
+        (
+            vec![("APP_ENV", "production"), STRONG_SECRET],
+            "APP__MFA__ENCRYPTION_KEY is not set",
+        ),
+        (
+            vec![("APP__MFA__ENCRYPTION_KEY", "not-hex")],
+            "64 hexadecimal digits",
+        ),
         (vec![("APP__DATABASE__POOL_SIZE", "0")], "pool_size"),
         (vec![("DATABASE_URL", "mysql://x")], "mysql"),
         (

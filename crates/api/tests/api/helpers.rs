@@ -102,6 +102,12 @@ impl Response {
     /// for 401, the RFC 6750 challenge. Returns the message.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) -> String {
+        self.assert_error_with_extra(status, code, &[])
+    }
+
+    /// [`Self::assert_error`], with the `extra` members in the body too.
+    #[track_caller]
+    pub fn assert_error_with_extra(&self, status: u16, code: &str, extra: &[&str]) -> String {
         let body = self.json();
         assert_eq!(
             (self.status, body["code"].as_str()),
@@ -118,16 +124,22 @@ impl Response {
             body["message"].as_str().is_some_and(|m| !m.is_empty()),
             "body: {body}"
         );
+        for member in extra {
+            assert!(body[member].is_string(), "{member} in {body}");
+        }
         assert_eq!(
             body.as_object().unwrap().len(),
-            3,
-            "only error, message and code: {body}"
+            3 + extra.len(),
+            "only error, message and code (and {extra:?}): {body}"
         );
         if status == 401 {
             let challenge = self.header("www-authenticate").unwrap();
             assert!(challenge.starts_with("Bearer"), "{challenge}");
             let names_invalid_token = challenge.contains("error=\"invalid_token\"");
-            let token_rejected = !matches!(code, "missing_token" | "invalid_credentials");
+            let token_rejected = !matches!(
+                code,
+                "missing_token" | "invalid_credentials" | "mfa_required" | "invalid_mfa_code"
+            );
             assert_eq!(names_invalid_token, token_rejected, "{challenge}");
         }
         body["message"].as_str().unwrap().to_owned()

@@ -21,4 +21,5 @@ mod persistence;
 mod posts;
 mod rate_limits;
 mod tokens;
+mod two_factor;
 mod users;

@@ -58,6 +58,7 @@ blog_infra::backend_matrix!(
     registrations_are_limited_per_address_and_a_limited_one_creates_nothing,
     refreshes_are_limited_per_address_and_a_limited_one_spends_no_token,
     wrong_current_passwords_count_like_failed_logins,
+    second_login_steps_are_limited_per_address,
 );
 
 mod shared {
@@ -305,4 +306,19 @@ async fn wrong_current_passwords_count_like_failed_logins(app: TestApp) {
         change("10.0.3.1".into(), "a wrong guess").await;
     }
     assert_limited(&login_from(&app, "10.0.3.1", "bob", PASSWORD).await);
+}
+
+async fn second_login_steps_are_limited_per_address(app: TestApp) {
+    crate::two_factor::enrolled(&app).await;
+    let mfa_token = crate::two_factor::first_step(&app).await;
+    let step = json!({"mfa_token": mfa_token, "code": "not a code"});
+    for _ in 0..2 {
+        post_from(&app, "10.0.4.1", "/api/v1/login/mfa", &step)
+            .await
+            .assert_error(401, "invalid_mfa_code");
+    }
+    assert_limited(&post_from(&app, "10.0.4.1", "/api/v1/login/mfa", &step).await);
+    post_from(&app, "10.0.4.2", "/api/v1/login/mfa", &step)
+        .await
+        .assert_error(401, "invalid_mfa_code");
 }

@@ -4,8 +4,9 @@ use mockall::predicate::{always, eq};
 
 use super::*;
 use crate::ports::{
-    MockClock, MockIdGenerator, MockPasswordHasher, MockSecurityEventRepository,
-    MockSessionRepository, MockTokenCodec, MockUserRepository, RepositoryError, TokenError,
+    MockClock, MockIdGenerator, MockMfaRepository, MockPasswordHasher, MockSecurityEventRepository,
+    MockSessionRepository, MockTokenCodec, MockTwoFactor, MockUserRepository, RepositoryError,
+    TokenError,
 };
 use crate::test_support::{NOW, SESSION_TTL, client, session, session_id, token_id, user_id};
 use crate::{PasswordHash, User, UserCredentials};
@@ -18,6 +19,7 @@ struct Mocks {
     users: MockUserRepository,
     sessions: MockSessionRepository,
     events: MockSecurityEventRepository,
+    mfa: MockMfaRepository,
     hasher: MockPasswordHasher,
     tokens: MockTokenCodec,
 }
@@ -26,6 +28,9 @@ impl Mocks {
     fn new() -> Self {
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_max_password_bytes().return_const(72_usize);
+        // No user has two-factor login on: a right password logs in.
+        let mut mfa = MockMfaRepository::new();
+        mfa.expect_totp().returning(|_| Ok(None));
         let mut tokens = MockTokenCodec::new();
         tokens
             .expect_encode()
@@ -34,6 +39,7 @@ impl Mocks {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
             events: MockSecurityEventRepository::new(),
+            mfa,
             hasher,
             tokens,
         }
@@ -58,6 +64,8 @@ impl Mocks {
                 users: Arc::new(self.users),
                 sessions: Arc::new(self.sessions),
                 events: Arc::new(self.events),
+                mfa: Arc::new(self.mfa),
+                two_factor: Arc::new(MockTwoFactor::new()),
                 hasher: Arc::new(self.hasher),
                 tokens: Arc::new(self.tokens),
                 clock: Arc::new(clock),
@@ -156,6 +164,8 @@ fn login_opens_a_session_and_returns_a_pair() {
     let pair = mocks
         .service()
         .login(&attempt("alice", "correct horse"), &client())
+        .unwrap()
+        .into_tokens()
         .unwrap();
     assert_eq!(pair.expires_in, 3600);
     assert_eq!(
@@ -598,10 +608,10 @@ mod on_in_memory_adapters {
 
     use super::*;
     use crate::testing::{
-        EPOCH, InMemoryRateLimiter, InMemoryStore, InMemoryTokens, ManualClock, PlainHasher,
-        SequentialIds,
+        EPOCH, FakeTwoFactor, InMemoryRateLimiter, InMemoryStore, InMemoryTokens, ManualClock,
+        PlainHasher, SequentialIds,
     };
-    use crate::{PageRequest, RateLimit, RateLimits, UserService};
+    use crate::{PageRequest, RateLimit, RateLimits, UserPorts, UserService};
 
     const LIMITS: RateLimits = RateLimits {
         login_failures_per_username: RateLimit {
@@ -693,9 +703,7 @@ mod on_in_memory_adapters {
         sessions
             .login(&attempt_of("nobody", "wrong password"), &from)
             .unwrap_err();
-        let pair = sessions
-            .login(&attempt_of("alice", "correct horse"), &from)
-            .unwrap();
+        let pair = login_as(&sessions, "alice", &from);
         let renewed = sessions
             .refresh(pair.refresh_token.expose_secret(), &from)
             .unwrap();
@@ -705,9 +713,7 @@ mod on_in_memory_adapters {
         sessions
             .refresh(pair.refresh_token.expose_secret(), &from)
             .unwrap_err();
-        let second = sessions
-            .login(&attempt_of("alice", "correct horse"), &from)
-            .unwrap();
+        let second = login_as(&sessions, "alice", &from);
         let second = sessions
             .authenticate(second.access_token.expose_secret())
             .unwrap();
@@ -799,17 +805,22 @@ mod on_in_memory_adapters {
     pub(super) fn services_with(names: &[&str]) -> (UserService, SessionService, Arc<ManualClock>) {
         let store = Arc::new(InMemoryStore::default());
         let clock = Arc::new(ManualClock::default());
-        let users = UserService::new(
-            store.clone(),
-            store.clone(),
-            Arc::new(PlainHasher),
-            clock.clone(),
-        );
+        let two_factor = Arc::new(FakeTwoFactor::default());
+        let users = UserService::new(UserPorts {
+            users: store.clone(),
+            events: store.clone(),
+            mfa: store.clone(),
+            two_factor: two_factor.clone(),
+            hasher: Arc::new(PlainHasher),
+            clock: clock.clone(),
+        });
         let sessions = SessionService::new(
             SessionPorts {
                 users: store.clone(),
                 sessions: store.clone(),
-                events: store,
+                events: store.clone(),
+                mfa: store,
+                two_factor,
                 hasher: Arc::new(PlainHasher),
                 tokens: Arc::new(InMemoryTokens::default()),
                 clock: clock.clone(),
@@ -838,19 +849,15 @@ mod on_in_memory_adapters {
             username: name.into(),
             password: SecretString::from("correct horse"),
         };
-        sessions.login(&attempt, client).unwrap()
+        sessions
+            .login(&attempt, client)
+            .unwrap()
+            .into_tokens()
+            .unwrap()
     }
 
     fn login(sessions: &SessionService) -> TokenPair {
-        sessions
-            .login(
-                &LoginAttempt {
-                    username: "alice".into(),
-                    password: SecretString::from("correct horse"),
-                },
-                &Client::default(),
-            )
-            .unwrap()
+        login_as(sessions, "alice", &Client::default())
     }
 
     #[test]
@@ -1164,5 +1171,292 @@ mod account_security {
         );
         clock.advance(Duration::minutes(15));
         assert!(change("correct horse").is_ok());
+    }
+}
+
+/// Two-factor login with TOTP, on the in-memory adapters and a manual clock.
+mod two_factor {
+    use secrecy::ExposeSecret;
+
+    use super::on_in_memory_adapters::{login_as, services_with};
+    use super::*;
+    use crate::testing::{EPOCH, FakeTwoFactor, ManualClock};
+    use crate::{PageRequest, SealedSecret, UserService, ValidationError};
+
+    /// Alice with two-factor login on (confirmed at [`EPOCH`]), her caller,
+    /// her sealed secret and her recovery codes.
+    struct Enrolled {
+        users: UserService,
+        sessions: SessionService,
+        clock: Arc<ManualClock>,
+        caller: Principal,
+        sealed: SealedSecret,
+        recovery: Vec<SecretString>,
+    }
+
+    fn enrolled() -> Enrolled {
+        let (users, sessions, clock) = services_with(&["alice"]);
+        let pair = login_as(&sessions, "alice", &client());
+        let caller = sessions
+            .authenticate(pair.access_token.expose_secret())
+            .unwrap();
+        let enrolment = users.start_totp(&caller).unwrap();
+        let code = FakeTwoFactor::code(&enrolment.sealed, EPOCH);
+        let recovery = users.confirm_totp(&caller, &code, &client()).unwrap();
+        Enrolled {
+            users,
+            sessions,
+            clock,
+            caller,
+            sealed: enrolment.sealed,
+            recovery,
+        }
+    }
+
+    fn attempt() -> LoginAttempt {
+        LoginAttempt {
+            username: "alice".into(),
+            password: SecretString::from("correct horse"),
+        }
+    }
+
+    impl Enrolled {
+        /// The first step: a right password; returns the `mfa_token`.
+        fn first_step(&self) -> String {
+            match self.sessions.login(&attempt(), &client()).unwrap() {
+                LoginOutcome::SecondFactorRequired { mfa_token } => {
+                    mfa_token.expose_secret().to_owned()
+                }
+                LoginOutcome::Tokens(_) => panic!("logged in without a second factor"),
+            }
+        }
+
+        fn code_at(&self, at: OffsetDateTime) -> String {
+            FakeTwoFactor::code(&self.sealed, at)
+        }
+
+        fn second_step(&self, token: &str, code: &str) -> Result<TokenPair, DomainError> {
+            self.sessions.login_mfa(token, code, &client())
+        }
+
+        fn kinds(&self) -> Vec<SecurityEventKind> {
+            let all = PageRequest::new(None, Some(100)).unwrap();
+            let trail = self.users.events(self.caller.user_id, all).unwrap();
+            trail.items.iter().map(|r| r.event.kind).collect()
+        }
+    }
+
+    #[test]
+    fn with_totp_on_a_right_password_opens_no_session_until_the_code() {
+        let alice = enrolled();
+        alice.clock.advance(Duration::minutes(1));
+        let token = alice.first_step();
+        let listed = alice
+            .sessions
+            .sessions(&alice.caller, PageRequest::default())
+            .unwrap();
+        assert_eq!(listed.total, 1, "only the enrolling session");
+        let pair = alice
+            .second_step(&token, &alice.code_at(alice.clock.now()))
+            .unwrap();
+        assert!(
+            alice
+                .sessions
+                .authenticate(pair.access_token.expose_secret())
+                .is_ok()
+        );
+        assert_eq!(
+            alice.kinds()[..2],
+            [
+                SecurityEventKind::LoginSucceeded,
+                SecurityEventKind::MfaEnabled
+            ]
+        );
+    }
+
+    #[test]
+    fn codes_of_the_previous_current_and_next_step_are_accepted_and_others_refused() {
+        for (offset, accepted) in [
+            (-60, false),
+            (-30, true),
+            (0, true),
+            (30, true),
+            (60, false),
+        ] {
+            let alice = enrolled();
+            alice.clock.advance(Duration::minutes(10));
+            let token = alice.first_step();
+            let code = alice.code_at(alice.clock.now() + Duration::seconds(offset));
+            let result = alice.second_step(&token, &code);
+            assert_eq!(result.is_ok(), accepted, "offset {offset}: {result:?}");
+            if !accepted {
+                assert_auth_error(result, AuthError::InvalidMfaCode);
+            }
+        }
+    }
+
+    #[test]
+    fn a_code_is_accepted_once_and_the_confirming_one_never_again() {
+        let alice = enrolled();
+        let token = alice.first_step();
+        assert_auth_error(
+            alice.second_step(&token, &alice.code_at(EPOCH)),
+            AuthError::InvalidMfaCode,
+        );
+        alice.clock.advance(Duration::seconds(30));
+        let code = alice.code_at(alice.clock.now());
+        assert!(alice.second_step(&token, &code).is_ok());
+        let again = alice.first_step();
+        assert_auth_error(alice.second_step(&again, &code), AuthError::InvalidMfaCode);
+    }
+
+    #[test]
+    fn a_recovery_code_works_once() {
+        let alice = enrolled();
+        let code = alice.recovery[3].expose_secret().to_uppercase();
+        let token = alice.first_step();
+        assert!(
+            alice.second_step(&token, &code).is_ok(),
+            "case does not matter"
+        );
+        let again = alice.first_step();
+        assert_auth_error(alice.second_step(&again, &code), AuthError::InvalidMfaCode);
+        assert!(
+            alice
+                .second_step(&again, alice.recovery[4].expose_secret())
+                .is_ok()
+        );
+        let kinds = alice.kinds();
+        assert_eq!(
+            kinds[..4],
+            [
+                SecurityEventKind::LoginSucceeded,
+                SecurityEventKind::RecoveryCodeUsed,
+                SecurityEventKind::MfaFailed,
+                SecurityEventKind::LoginSucceeded,
+            ]
+        );
+    }
+
+    #[test]
+    fn an_mfa_token_dies_after_five_wrong_codes_five_minutes_or_one_login() {
+        let alice = enrolled();
+        alice.clock.advance(Duration::minutes(1));
+        let token = alice.first_step();
+        for _ in 0..5 {
+            assert_auth_error(
+                alice.second_step(&token, "000000"),
+                AuthError::InvalidMfaCode,
+            );
+        }
+        let right = alice.code_at(alice.clock.now());
+        assert_auth_error(alice.second_step(&token, &right), AuthError::InvalidToken);
+
+        let slow = alice.first_step();
+        alice.clock.advance(Duration::minutes(5));
+        let right = alice.code_at(alice.clock.now());
+        assert_auth_error(alice.second_step(&slow, &right), AuthError::InvalidToken);
+
+        let used = alice.first_step();
+        assert!(alice.second_step(&used, &right).is_ok());
+        alice.clock.advance(Duration::seconds(30));
+        let next = alice.code_at(alice.clock.now());
+        assert_auth_error(alice.second_step(&used, &next), AuthError::InvalidToken);
+        assert_auth_error(alice.second_step("forged", &next), AuthError::InvalidToken);
+    }
+
+    #[test]
+    fn an_mfa_token_is_no_other_token() {
+        let alice = enrolled();
+        let token = alice.first_step();
+        let codec_refuses = |result: Result<_, DomainError>| {
+            assert!(
+                matches!(
+                    result,
+                    Err(DomainError::Unauthorized(AuthError::InvalidToken))
+                ),
+                "{result:?}"
+            );
+        };
+        codec_refuses(alice.sessions.authenticate(&token).map(drop));
+        codec_refuses(alice.sessions.refresh(&token, &client()).map(drop));
+    }
+
+    #[test]
+    fn enrolment_needs_a_confirming_code_and_leaving_needs_password_and_code() {
+        let (users, sessions, clock) = services_with(&["alice"]);
+        let pair = login_as(&sessions, "alice", &client());
+        let me = sessions
+            .authenticate(pair.access_token.expose_secret())
+            .unwrap();
+        assert!(
+            matches!(
+                users.confirm_totp(&me, "123456", &client()),
+                Err(DomainError::Conflict)
+            ),
+            "nothing pending"
+        );
+        let first = users.start_totp(&me).unwrap();
+        let second = users.start_totp(&me).unwrap();
+        let stale = FakeTwoFactor::code(&first.sealed, EPOCH);
+        let wrong = users.confirm_totp(&me, &stale, &client());
+        assert!(
+            matches!(
+                wrong,
+                Err(DomainError::Validation(ValidationError::InvalidMfaCode))
+            ),
+            "a restart replaces the secret: {wrong:?}"
+        );
+        assert!(
+            login_as(&sessions, "alice", &client())
+                .access_token
+                .expose_secret()
+                .len()
+                > 1,
+            "a pending enrolment changes nothing"
+        );
+        users
+            .confirm_totp(&me, &FakeTwoFactor::code(&second.sealed, EPOCH), &client())
+            .unwrap();
+        assert!(matches!(users.start_totp(&me), Err(DomainError::Conflict)));
+
+        clock.advance(Duration::seconds(30));
+        let code = FakeTwoFactor::code(&second.sealed, clock.now());
+        let password = SecretString::from("correct horse");
+        let wrong_password = users.disable_totp(&me, &SecretString::from("nope"), &code, &client());
+        assert!(matches!(wrong_password, Err(DomainError::WrongPassword)));
+        let wrong_code = users.disable_totp(&me, &password, "999999", &client());
+        assert!(matches!(wrong_code, Err(DomainError::WrongMfaCode)));
+        users
+            .disable_totp(&me, &password, &code, &client())
+            .unwrap();
+        assert!(matches!(
+            users.disable_totp(&me, &password, &code, &client()),
+            Err(DomainError::NotFound(Resource::SecondFactor))
+        ));
+        assert!(
+            matches!(
+                sessions.login(&attempt(), &client()),
+                Ok(LoginOutcome::Tokens(_))
+            ),
+            "one step again"
+        );
+        let all = PageRequest::new(None, Some(100)).unwrap();
+        let kinds: Vec<_> = users
+            .events(me.user_id, all)
+            .unwrap()
+            .items
+            .iter()
+            .map(|r| r.event.kind)
+            .collect();
+        assert_eq!(
+            kinds[..4],
+            [
+                SecurityEventKind::LoginSucceeded,
+                SecurityEventKind::MfaDisabled,
+                SecurityEventKind::MfaFailed,
+                SecurityEventKind::MfaEnabled,
+            ]
+        );
     }
 }

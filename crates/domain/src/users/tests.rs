@@ -5,7 +5,8 @@ use secrecy::SecretString;
 
 use super::*;
 use crate::ports::{
-    HashError, MockClock, MockPasswordHasher, MockSecurityEventRepository, MockUserRepository,
+    HashError, MockClock, MockMfaRepository, MockPasswordHasher, MockSecurityEventRepository,
+    MockTwoFactor, MockUserRepository,
 };
 use crate::test_support::{NOW, client, user_id};
 use crate::{PasswordHash, PasswordRule, ValidationError};
@@ -30,12 +31,14 @@ impl Mocks {
     fn service(self) -> UserService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
-        UserService::new(
-            Arc::new(self.users),
-            Arc::new(self.events),
-            Arc::new(self.hasher),
-            Arc::new(clock),
-        )
+        UserService::new(UserPorts {
+            users: Arc::new(self.users),
+            events: Arc::new(self.events),
+            mfa: Arc::new(MockMfaRepository::new()),
+            two_factor: Arc::new(MockTwoFactor::new()),
+            hasher: Arc::new(self.hasher),
+            clock: Arc::new(clock),
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Diesel implementations of the repository ports, one code for both backends.
 
 mod events;
+mod mfa;
 mod posts;
 mod rate_limits;
 mod sessions;
@@ -13,6 +14,7 @@ use blog_domain::{BoxError, Client, PageRequest, UserAgent};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 pub use events::DieselSecurityEventRepository;
+pub use mfa::DieselMfaRepository;
 pub use posts::DieselPostRepository;
 pub use rate_limits::DieselRateLimiter;
 pub use sessions::DieselSessionRepository;

@@ -11,16 +11,16 @@ use std::time::Duration;
 
 use blog_domain::ports::UserRepository;
 use blog_domain::testing::{
-    post_repository_contract, rate_limiter_contract, security_event_repository_contract,
-    session_repository_contract, user_repository_contract,
+    mfa_repository_contract, post_repository_contract, rate_limiter_contract,
+    security_event_repository_contract, session_repository_contract, user_repository_contract,
 };
 use blog_domain::{
     Client, NewUser, PasswordHash, SecurityEvent, SecurityEventKind, User, Username,
 };
 use blog_infra::testing::{TestBackend, TestDatabase};
 use blog_infra::{
-    DatabaseUrl, DbPool, DieselPostRepository, DieselRateLimiter, DieselSecurityEventRepository,
-    DieselSessionRepository, DieselUserRepository, PoolOptions, db,
+    DatabaseUrl, DbPool, DieselMfaRepository, DieselPostRepository, DieselRateLimiter,
+    DieselSecurityEventRepository, DieselSessionRepository, DieselUserRepository, PoolOptions, db,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -99,7 +99,8 @@ mod contracts {
         the_user_repository_meets_the_domain_contract,
         the_post_repository_meets_the_domain_contract,
         the_session_repository_meets_the_domain_contract,
-        the_security_event_repository_meets_the_domain_contract,
+                the_security_event_repository_meets_the_domain_contract,
+        the_mfa_repository_meets_the_domain_contract,
         the_rate_limiter_meets_the_domain_contract,
     );
 }
@@ -121,6 +122,18 @@ fn the_user_repository_meets_the_domain_contract(backend: TestBackend) {
     user_repository_contract(|| {
         let (pool, users, database) = fresh(backend);
         (users, events(pool), database)
+    });
+}
+
+fn the_mfa_repository_meets_the_domain_contract(backend: TestBackend) {
+    mfa_repository_contract(|| {
+        let (pool, users, database) = fresh(backend);
+        (
+            users,
+            Arc::new(DieselMfaRepository::new(pool.clone())),
+            events(pool),
+            database,
+        )
     });
 }
 
