@@ -3,6 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use secrecy::{ExposeSecret, SecretString};
+use time::{Duration, OffsetDateTime};
+
 use crate::limits::{LimitKey, LimitedBy, Limiting};
 use crate::ports::{
     Clock, IdGenerator, MfaRepository, PasswordHasher, RateLimiter, SecurityEventRepository,
@@ -14,8 +17,6 @@ use crate::{
     PageRequest, Principal, RateLimits, Resource, SecurityEvent, SecurityEventKind, Session,
     SessionId, TokenKind, TokenPair, UserId, Username,
 };
-use secrecy::{ExposeSecret, SecretString};
-use time::{Duration, OffsetDateTime};
 
 /// How long tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +109,10 @@ impl SessionService {
     /// attempt spends exactly one password verification, against a dummy
     /// hash when the username is unknown or malformed, so the answer takes
     /// as long whether the user exists or not.
+    ///
+    /// With two-factor login on, a right password opens no session: it
+    /// answers [`LoginOutcome::SecondFactorRequired`], and
+    /// [`Self::login_mfa`] completes the login.
     ///
     /// Records `login_succeeded` with the new session, `login_failed` (of
     /// no user when the name is unknown), or `login_rate_limited` when the

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 /// The secret of every test app: tests forge tokens with it.
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
 pub const PASSWORD: &str = "correct horse battery";
+/// The key that seals the TOTP secrets of every test app.
+const MFA_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// Runs the async `test` on a fresh app of `backend`, on an actix system of
 /// its own (what `#[actix_web::test]` does): the runner of
@@ -41,6 +43,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     settings.server.workers = Some(1);
     settings.server.body_timeout_secs = 2;
     settings.jwt.secret = Some(SecretString::from(SECRET));
+    settings.mfa.encryption_key = Some(SecretString::from(MFA_KEY));
     settings
 }
 

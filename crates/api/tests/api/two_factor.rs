@@ -12,6 +12,7 @@ blog_infra::backend_matrix!(
     two_factor_login_goes_from_enrolment_to_a_second_step_with_a_fresh_code,
     a_recovery_code_works_once_and_five_wrong_codes_end_an_mfa_token,
     an_mfa_token_is_no_other_token,
+    the_enrolment_endpoints_need_a_token_before_anything_else,
     turning_two_factor_off_needs_the_password_and_a_code,
 );
 
@@ -213,6 +214,26 @@ async fn an_mfa_token_is_no_other_token(app: TestApp) {
         .await
         .assert_error(401, "invalid_token");
     app.post("/api/v1/login/mfa", &json!({"mfa_token": mfa_token}))
+        .await
+        .assert_error(400, "validation_failed");
+}
+
+async fn the_enrolment_endpoints_need_a_token_before_anything_else(app: TestApp) {
+    for path in [TOTP.to_owned(), format!("{TOTP}/confirm")] {
+        app.post(&path, &json!({"code": "123456"}))
+            .await
+            .assert_error(401, "missing_token");
+        app.post_auth(&path, "not.a.token", &json!([]))
+            .await
+            .assert_error(401, "invalid_token");
+    }
+    let (_, alice) = app.user("alice").await;
+    app.post_auth(TOTP, &alice.access, &json!({})).await;
+    let confirm = format!("{TOTP}/confirm");
+    app.post_auth(&confirm, &alice.access, &json!({}))
+        .await
+        .assert_error(400, "validation_failed");
+    app.post_auth(&confirm, &alice.access, &json!({"code": 123456}))
         .await
         .assert_error(400, "validation_failed");
 }
