@@ -222,6 +222,11 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
 }
 
+/// Secrets as printed: how many, never what they are.
+fn redacted_list<S: Serializer>(secrets: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(secrets.iter().map(|_| "[redacted]"))
+}
+
 /// A secret as printed: whether it is set, never what it is.
 fn redacted<S: Serializer>(
     secret: &Option<SecretString>,
@@ -354,6 +359,21 @@ pub struct JwtSettings {
     pub leeway_secs: u64,
     /// The `iss` claim.
     pub issuer: String,
+    /// The `aud` claim.
+    pub audience: String,
+    /// HS256 secrets that still verify while `secret` signs: a secret
+    /// rotates without logging anyone out. A TOML list, or one
+    /// comma-separated string.
+    #[serde(
+        deserialize_with = "list_or_comma_separated",
+        serialize_with = "redacted_list"
+    )]
+    pub previous_secrets: Vec<String>,
+    /// A key set directory (`blog-api keys generate` writes one): asymmetric
+    /// keys instead of the HS256 secret. Every key in it verifies.
+    pub keys_dir: Option<String>,
+    /// The kid of the key set's key that signs.
+    pub signing_key: Option<String>,
 }
 
 /// Password hashing.

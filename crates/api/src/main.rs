@@ -9,6 +9,7 @@ use blog_api::error::error_chain;
 use blog_api::startup::{self, Application};
 use blog_api::telemetry;
 use blog_domain::{Client, PageRequest, User, UserAgent, Username};
+use blog_infra::keys;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
@@ -31,9 +32,15 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Delete expired sessions and ended rate-limit windows once, then exit
-    /// (the server also does it every `database.session_purge_interval_secs`).
+    /// Delete expired sessions and second login steps, ended rate-limit
+    /// windows and old security events once, then exit (the server also does
+    /// it every `database.session_purge_interval_secs`).
     Purge,
+    /// Make signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -58,6 +65,22 @@ enum UsersCommand {
         /// Users a page, 1 to 100.
         #[arg(long, default_value_t = 100)]
         per_page: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new key pair with a fresh kid into DIR (a key set: every key
+    /// in it verifies) and print, one `NAME=value` a line, the environment
+    /// that serves with that key set and the new key signing:
+    /// `env $(blog-api keys generate --dir keys) blog-api serve`.
+    Generate {
+        /// EdDSA (Ed25519, the default), ES256 or RS256.
+        #[arg(long, default_value = "EdDSA")]
+        alg: String,
+        /// The key set directory; made (mode 0700) if missing.
+        #[arg(long)]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -90,6 +113,9 @@ fn main() -> ExitCode {
         // The admin commands print their result on stdout: no log there.
         Command::Purge => purge(&settings, profile),
         Command::Users { command } => users(command, &settings, profile),
+        Command::Keys {
+            command: KeysCommand::Generate { alg, dir },
+        } => generate_key(&alg, &dir),
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check(&settings, profile),
@@ -184,6 +210,24 @@ fn purge(settings: &Settings, profile: Profile) -> ExitCode {
         )]),
         Ok(None) => print_lines(&["another instance is purging: nothing done".to_owned()]),
         Err(error) => fail(&format!("purge failed: {}", error_chain(&error))),
+    }
+}
+
+fn generate_key(algorithm: &str, dir: &std::path::Path) -> ExitCode {
+    let generated = algorithm.parse().and_then(|algorithm| {
+        let kid = keys::generate_key(dir, algorithm)?;
+        let dir = std::fs::canonicalize(dir).map_err(|source| keys::KeySetError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok((kid, dir))
+    });
+    match generated {
+        Ok((kid, dir)) => print_lines(&[
+            format!("APP__JWT__KEYS_DIR={}", dir.display()),
+            format!("APP__JWT__SIGNING_KEY={kid}"),
+        ]),
+        Err(error) => fail(&format!("cannot generate a key: {error}")),
     }
 }
 

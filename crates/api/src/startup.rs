@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,10 +21,11 @@ use blog_domain::{
     PostService, Purge, PurgeReport, SessionPorts, SessionService, TokenLifetimes, UserPorts,
     UserService,
 };
+use blog_infra::keys::{KeySet, KeySetError};
 use blog_infra::{
     BcryptHasher, BoundedHasher, DbPool, DieselMfaRepository, DieselPostRepository,
     DieselRateLimiter, DieselSecurityEventRepository, DieselSessionRepository,
-    DieselUserRepository, JwtCodec, JwtOptions, OsRandomIds, PoolOptions, SystemClock,
+    DieselUserRepository, JwtCodec, JwtKeys, JwtOptions, OsRandomIds, PoolOptions, SystemClock,
     TotpTwoFactor, db,
 };
 use futures_util::FutureExt;
@@ -45,6 +47,9 @@ pub enum StartupError {
     /// The JWT secret is unfit for production.
     #[error(transparent)]
     Secret(#[from] crate::configuration::SecretError),
+    /// The key set cannot be used.
+    #[error(transparent)]
+    Keys(#[from] KeySetError),
     /// `DATABASE_URL` names no database this service can use.
     #[error(transparent)]
     DatabaseUrl(#[from] db::DatabaseUrlError),
@@ -84,7 +89,7 @@ impl Application {
     /// [`StartupError`].
     pub async fn build(settings: Settings, profile: Profile) -> Result<Self, StartupError> {
         settings.validate().map_err(StartupError::Setting)?;
-        let secret = jwt_secret(&settings, profile)?;
+        let tokens = token_codec(&settings, profile)?;
         let two_factor = two_factor(&settings, profile)?;
         let pool = open_pool(&settings, settings.database.pool_size)?;
         let migrate = settings.database.migrate_on_start;
@@ -110,7 +115,7 @@ impl Application {
         let purge = purge_task(&settings, pool.clone());
         let data = web::Data::new(app_state(
             &settings,
-            (secret, two_factor),
+            (tokens, two_factor),
             hasher,
             pool,
             up_to_date,
@@ -255,9 +260,7 @@ pub fn user_service(settings: &Settings, profile: Profile) -> Result<UserService
 /// [`StartupError`] naming the first problem.
 pub fn check_settings(settings: &Settings, profile: Profile) -> Result<(), StartupError> {
     settings.validate().map_err(StartupError::Setting)?;
-    if profile == Profile::Production {
-        check_secret(settings.jwt.secret.as_ref())?;
-    }
+    token_codec(settings, profile)?;
     two_factor(settings, profile)?;
     db::DatabaseUrl::parse(&settings.database.url)?;
     Ok(())
@@ -351,18 +354,19 @@ async fn stop_signal() {
 
 fn app_state(
     settings: &Settings,
-    (secret, two_factor): (SecretString, TotpTwoFactor),
+    (tokens, two_factor): (JwtCodec, TotpTwoFactor),
     hasher: BcryptHasher,
     pool: DbPool,
     up_to_date: bool,
 ) -> AppState {
     let clock = Arc::new(SystemClock);
     let jwt = &settings.jwt;
-    let tokens = JwtCodec::hs256(&JwtOptions {
-        secret,
-        issuer: jwt.issuer.clone(),
-        leeway_secs: jwt.leeway_secs,
-    });
+    let jwks: Vec<serde_json::Value> = tokens
+        .jwks()
+        .keys
+        .iter()
+        .filter_map(|jwk| serde_json::to_value(jwk).ok())
+        .collect();
     // Every hash and verification, whoever asks, takes a turn here.
     let hasher: Arc<dyn PasswordHasher> = Arc::new(BoundedHasher::new(
         hasher,
@@ -406,7 +410,7 @@ fn app_state(
     }
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
     let readiness = readiness_check(pool, up_to_date);
-    AppState::new(users, sessions, posts, readiness)
+    AppState::new(users, sessions, posts, readiness).with_jwks(jwks)
 }
 
 /// The two-factor cryptography with the configured key, which production
@@ -429,6 +433,42 @@ fn two_factor(settings: &Settings, profile: Profile) -> Result<TotpTwoFactor, St
     };
     TotpTwoFactor::new(&key, &settings.mfa.issuer)
         .map_err(|error| StartupError::Setting(format!("APP__MFA__ENCRYPTION_KEY: {error}")))
+}
+
+/// The token codec: on the key set when one is configured, else on the
+/// HS256 secret (and the previous ones, which still verify).
+fn token_codec(settings: &Settings, profile: Profile) -> Result<JwtCodec, StartupError> {
+    let jwt = &settings.jwt;
+    let keys = match (&jwt.keys_dir, &jwt.signing_key) {
+        (Some(dir), Some(kid)) => JwtKeys::KeySet(KeySet::load(Path::new(dir), kid)?),
+        (None, None) => {
+            let previous: Vec<SecretString> = jwt
+                .previous_secrets
+                .iter()
+                .map(|secret| SecretString::from(secret.as_str()))
+                .collect();
+            if profile == Profile::Production {
+                for secret in &previous {
+                    check_secret(Some(secret))?;
+                }
+            }
+            JwtKeys::Hmac {
+                current: jwt_secret(settings, profile)?,
+                previous,
+            }
+        }
+        _ => {
+            return Err(StartupError::Setting(
+                "APP__JWT__KEYS_DIR and APP__JWT__SIGNING_KEY go together: `blog-api keys generate --dir DIR` prints both".into(),
+            ));
+        }
+    };
+    Ok(JwtCodec::new(JwtOptions {
+        keys,
+        issuer: jwt.issuer.clone(),
+        audience: jwt.audience.clone(),
+        leeway_secs: jwt.leeway_secs,
+    })?)
 }
 
 /// The configured secret, checked in production; elsewhere a missing one is

@@ -18,6 +18,8 @@ pub struct AppState {
     sessions: SessionService,
     posts: PostService,
     readiness: ReadinessCheck,
+    /// The public keys that verify our tokens, as JWKs (RFC 7517).
+    jwks: Arc<[serde_json::Value]>,
 }
 
 impl AppState {
@@ -34,7 +36,20 @@ impl AppState {
             sessions,
             posts,
             readiness,
+            jwks: Arc::new([]),
         }
+    }
+
+    /// Serves `keys` (public JWKs) at `/.well-known/jwks.json`.
+    #[must_use]
+    pub fn with_jwks(mut self, keys: Vec<serde_json::Value>) -> Self {
+        self.jwks = Arc::from(keys);
+        self
+    }
+
+    /// The public JWKs.
+    pub fn jwks(&self) -> &[serde_json::Value] {
+        &self.jwks
     }
 
     /// Runs `f` on the user service on the blocking pool.

@@ -1,21 +1,45 @@
-//! HS256 JWTs with jsonwebtoken, checked as RFC 8725 asks: one pinned
-//! algorithm, every claim required and of the right type, issuer checked.
+//! JWTs with jsonwebtoken, checked as RFC 8725 asks: the algorithm pinned
+//! per key (found by the token's `kid`, never chosen by its `alg`), every
+//! claim required and of the right type, issuer and audience checked.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use blog_domain::ports::{TokenCodec, TokenError};
 use blog_domain::{Claims, SessionId, TokenId, TokenKind, UserId};
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+
+use crate::keys::{KeySet, KeySetError};
+
+/// Which keys sign and verify tokens.
+pub enum JwtKeys {
+    /// HS256: `current` signs; it and every `previous` secret verify, so
+    /// that a secret rotates without logging anyone out. One service only:
+    /// whoever can verify can sign.
+    Hmac {
+        /// The secret that signs.
+        current: SecretString,
+        /// Secrets that still verify.
+        previous: Vec<SecretString>,
+    },
+    /// Asymmetric keys: the signer of the set signs, every key verifies,
+    /// and the public keys are published (JWKS) for other services.
+    KeySet(KeySet),
+}
 
 /// What [`JwtCodec`] is built from.
 pub struct JwtOptions {
-    /// The HMAC secret; at least 32 bytes in production.
-    pub secret: SecretString,
+    /// The keys.
+    pub keys: JwtKeys,
     /// The `iss` written into every token and required on every token read.
     pub issuer: String,
+    /// The `aud` written into every token and required on every token read.
+    pub audience: String,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
 }
@@ -30,51 +54,127 @@ struct JwtClaims {
     #[serde(rename = "type")]
     kind: String,
     iss: String,
+    aud: String,
     iat: i64,
     nbf: i64,
     exp: i64,
 }
 
-/// [`TokenCodec`] for HS256.
+/// A key that verifies, with its pinned algorithm's validation.
+struct VerifyingKey {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// [`TokenCodec`] on a key set or HMAC secrets.
 pub struct JwtCodec {
     header: Header,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    signing: EncodingKey,
+    verifying: HashMap<String, VerifyingKey>,
+    jwks: JwkSet,
     issuer: String,
+    audience: String,
     leeway: i64,
 }
 
 impl fmt::Debug for JwtCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtCodec")
+            .field("kid", &self.header.kid)
+            .field("verifying", &self.verifying.keys().collect::<Vec<_>>())
             .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .finish_non_exhaustive()
     }
 }
 
+/// The kid of an HMAC secret: a digest prefix, so that instances agree on
+/// it without configuring one, and a token names the secret to check.
+pub fn hmac_kid(secret: &SecretString) -> String {
+    let digest = Sha256::digest(secret.expose_secret().as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("hs256-{hex}")
+}
+
 impl JwtCodec {
-    /// Builds the codec; the secret is copied into the keys.
-    pub fn hs256(options: &JwtOptions) -> Self {
-        let secret = options.secret.expose_secret().as_bytes();
-        // Only HS256 is accepted: a token naming `none`, another HMAC or an
-        // asymmetric algorithm is refused before its signature is looked at.
-        let mut validation = Validation::new(Algorithm::HS256);
-        // The time claims are judged in `decode` against the caller's clock,
-        // not the system's: one clock for tokens and sessions.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.set_issuer(&[&options.issuer]);
-        validation.set_required_spec_claims(&["exp", "nbf", "sub", "iss"]);
-        Self {
-            header: Header::new(Algorithm::HS256),
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            issuer: options.issuer.clone(),
+    /// Builds the codec; secrets and keys are copied into it.
+    ///
+    /// # Errors
+    /// [`KeySetError::NoSigningKey`] when the set's signer is not in it.
+    pub fn new(options: JwtOptions) -> Result<Self, KeySetError> {
+        let validation = |algorithm| {
+            // Only the key's algorithm is accepted: a token naming `none`,
+            // another HMAC or another family is refused before its
+            // signature is looked at.
+            let mut validation = Validation::new(algorithm);
+            // The time claims are judged in `decode` against the caller's
+            // clock, not the system's: one clock for tokens and sessions.
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
+            validation.set_issuer(&[&options.issuer]);
+            validation.set_audience(&[&options.audience]);
+            validation.set_required_spec_claims(&["exp", "nbf", "sub", "iss", "aud"]);
+            validation
+        };
+        let (kid, signing, verifying, jwks) = match options.keys {
+            JwtKeys::Hmac { current, previous } => {
+                let verifying = std::iter::once(&current)
+                    .chain(&previous)
+                    .map(|secret| {
+                        let key = DecodingKey::from_secret(secret.expose_secret().as_bytes());
+                        let validation = validation(Algorithm::HS256);
+                        (hmac_kid(secret), VerifyingKey { key, validation })
+                    })
+                    .collect();
+                let signing = EncodingKey::from_secret(current.expose_secret().as_bytes());
+                // Nothing public to publish: a secret verifies and signs.
+                let jwks = JwkSet { keys: Vec::new() };
+                (
+                    hmac_kid(&current),
+                    (Algorithm::HS256, signing),
+                    verifying,
+                    jwks,
+                )
+            }
+            JwtKeys::KeySet(set) => {
+                let mut signing = None;
+                let mut verifying = HashMap::new();
+                let mut jwks = JwkSet { keys: Vec::new() };
+                for stored in set.keys {
+                    let algorithm = stored.algorithm.algorithm();
+                    // The JWK holds the public parameters only.
+                    if let Ok(key) = DecodingKey::from_jwk(&stored.jwk) {
+                        let validation = validation(algorithm);
+                        verifying.insert(stored.kid.clone(), VerifyingKey { key, validation });
+                        jwks.keys.push(stored.jwk);
+                    }
+                    if stored.kid == set.signing {
+                        signing = Some((algorithm, stored.encoding));
+                    }
+                }
+                let signing =
+                    signing.ok_or_else(|| KeySetError::NoSigningKey(set.signing.clone()))?;
+                (set.signing, signing, verifying, jwks)
+            }
+        };
+        let (algorithm, signing) = signing;
+        let mut header = Header::new(algorithm);
+        header.kid = Some(kid);
+        Ok(Self {
+            header,
+            signing,
+            verifying,
+            jwks,
+            issuer: options.issuer,
+            audience: options.audience,
             leeway: i64::try_from(options.leeway_secs).unwrap_or(i64::MAX),
-        }
+        })
+    }
+
+    /// The public keys that verify this codec's tokens, the retiring ones
+    /// included, as a JWK set (RFC 7517); empty with HMAC secrets.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
     }
 }
 
@@ -87,17 +187,25 @@ impl TokenCodec for JwtCodec {
             jti: claims.token_id.as_str().to_owned(),
             kind: claims.kind.as_str().to_owned(),
             iss: self.issuer.clone(),
+            aud: self.audience.clone(),
             iat: issued_at,
             nbf: issued_at,
             exp: claims.expires_at.unix_timestamp(),
         };
-        jsonwebtoken::encode(&self.header, &jwt, &self.encoding)
+        jsonwebtoken::encode(&self.header, &jwt, &self.signing)
             .map_err(|error| TokenError::Internal(Box::new(error)))
     }
 
     fn decode(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
+        // The kid picks the key, and the key its algorithm; a token without
+        // a kid, or with one no key has, names nothing to check.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let key = header
+            .kid
+            .and_then(|kid| self.verifying.get(&kid))
+            .ok_or(TokenError::Invalid)?;
         // The signature is checked here, before any claim is believed.
-        let jwt = jsonwebtoken::decode::<JwtClaims>(token, &self.decoding, &self.validation)
+        let jwt = jsonwebtoken::decode::<JwtClaims>(token, &key.key, &key.validation)
             .map_err(|_| TokenError::Invalid)?
             .claims;
         let now = now.unix_timestamp();
@@ -133,15 +241,30 @@ mod tests {
     use time::Duration;
 
     use super::*;
+    use crate::keys::{KeyAlgorithm, generate_key};
 
     const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+    const OTHER: &str = "another-secret-that-is-32-bytes-long!!";
+
+    fn options(keys: JwtKeys) -> JwtOptions {
+        JwtOptions {
+            keys,
+            issuer: "blog-api".into(),
+            audience: "blog-api".into(),
+            leeway_secs: 0,
+        }
+    }
+
+    fn hmac(current: &str, previous: &[&str]) -> JwtCodec {
+        JwtCodec::new(options(JwtKeys::Hmac {
+            current: SecretString::from(current),
+            previous: previous.iter().map(|s| SecretString::from(*s)).collect(),
+        }))
+        .unwrap()
+    }
 
     fn codec() -> JwtCodec {
-        JwtCodec::hs256(&JwtOptions {
-            secret: SecretString::from(SECRET),
-            issuer: "blog-api".into(),
-            leeway_secs: 0,
-        })
+        hmac(SECRET, &[])
     }
 
     fn now() -> i64 {
@@ -151,13 +274,16 @@ mod tests {
     fn valid_claims() -> serde_json::Value {
         json!({
             "sub": "7", "sid": "ab".repeat(16), "jti": "cd".repeat(16), "type": "access",
-            "iss": "blog-api", "iat": now(), "nbf": now(), "exp": now() + 600,
+            "iss": "blog-api", "aud": "blog-api", "iat": now(), "nbf": now(), "exp": now() + 600,
         })
     }
 
+    /// Signs with `secret` under its own kid, as a codec of it would.
     fn sign(claims: &serde_json::Value, secret: &str) -> String {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(hmac_kid(&SecretString::from(secret)));
         jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
+            &header,
             claims,
             &EncodingKey::from_secret(secret.as_bytes()),
         )
@@ -176,23 +302,58 @@ mod tests {
         }
     }
 
-    fn assert_invalid(token: &str) {
+    #[track_caller]
+    fn assert_invalid_by(codec: &JwtCodec, token: &str) {
         assert!(
             matches!(
-                codec().decode(token, OffsetDateTime::now_utc()),
+                codec.decode(token, OffsetDateTime::now_utc()),
                 Err(TokenError::Invalid)
             ),
             "{token}"
         );
     }
 
+    #[track_caller]
+    fn assert_invalid(token: &str) {
+        assert_invalid_by(&codec(), token);
+    }
+
     #[test]
-    fn encoded_claims_decode_back() {
+    fn encoded_claims_decode_back_with_the_kid_iss_and_aud() {
         let token = codec().encode(&claims()).unwrap();
         assert_eq!(
             codec().decode(&token, OffsetDateTime::now_utc()).unwrap(),
             claims()
         );
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid, Some(hmac_kid(&SecretString::from(SECRET))));
+        let payload = token.split('.').nth(1).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(&base64_url_decode(payload)).unwrap();
+        assert_eq!(
+            (payload["iss"].as_str(), payload["aud"].as_str()),
+            (Some("blog-api"), Some("blog-api"))
+        );
+    }
+
+    fn base64_url_decode(text: &str) -> Vec<u8> {
+        // Enough of RFC 4648 §5 for a test: no padding, the URL alphabet.
+        let value = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            _ => 63,
+        };
+        let bits: Vec<u8> = text.bytes().map(value).collect();
+        bits.chunks(4)
+            .flat_map(|chunk| {
+                let n = chunk.iter().fold(0_u32, |n, b| (n << 6) | u32::from(*b))
+                    << (6 * (4 - chunk.len()));
+                let bytes = n.to_be_bytes();
+                bytes[1..chunk.len()].to_vec()
+            })
+            .collect()
     }
 
     #[test]
@@ -202,6 +363,44 @@ mod tests {
                 .decode(&sign(&valid_claims(), SECRET), OffsetDateTime::now_utc())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_previous_secret_verifies_while_the_new_one_signs() {
+        let old_token = hmac(OTHER, &[]).encode(&claims()).unwrap();
+        let rotated = hmac(SECRET, &[OTHER]);
+        assert!(
+            rotated
+                .decode(&old_token, OffsetDateTime::now_utc())
+                .is_ok()
+        );
+        let new_token = rotated.encode(&claims()).unwrap();
+        assert!(
+            codec()
+                .decode(&new_token, OffsetDateTime::now_utc())
+                .is_ok()
+        );
+        assert_invalid_by(&hmac(SECRET, &[]), &old_token);
+    }
+
+    #[test]
+    fn a_token_without_a_kid_or_with_an_unknown_one_is_invalid() {
+        let no_kid = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &valid_claims(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_invalid(&no_kid);
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("hs256-0000000000000000".into());
+        let unknown = jsonwebtoken::encode(
+            &header,
+            &valid_claims(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_invalid(&unknown);
     }
 
     #[test]
@@ -233,15 +432,22 @@ mod tests {
     fn an_expired_token_with_a_bad_signature_is_invalid_not_expired() {
         let mut expired = valid_claims();
         expired["exp"] = json!(now() - 10);
-        assert_invalid(&sign(&expired, "another-secret-that-is-32-bytes-long!!"));
+        let forged = sign(&expired, OTHER);
+        // Under the kid of the codec's secret, so the signature is what fails.
+        let mut header = jsonwebtoken::decode_header(&forged).unwrap();
+        header.kid = Some(hmac_kid(&SecretString::from(SECRET)));
+        let forged = jsonwebtoken::encode(
+            &header,
+            &expired,
+            &EncodingKey::from_secret(OTHER.as_bytes()),
+        )
+        .unwrap();
+        assert_invalid(&forged);
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_invalid() {
-        assert_invalid(&sign(
-            &valid_claims(),
-            "another-secret-that-is-32-bytes-long!!",
-        ));
+        assert_invalid(&sign(&valid_claims(), OTHER));
     }
 
     #[test]
@@ -253,7 +459,9 @@ mod tests {
 
     #[test]
     fn every_claim_is_required() {
-        for claim in ["sub", "sid", "jti", "type", "iss", "iat", "nbf", "exp"] {
+        for claim in [
+            "sub", "sid", "jti", "type", "iss", "aud", "iat", "nbf", "exp",
+        ] {
             let mut partial = valid_claims();
             partial.as_object_mut().unwrap().remove(claim);
             assert_invalid(&sign(&partial, SECRET));
@@ -279,6 +487,7 @@ mod tests {
             ("jti", json!("' OR 1=1 --")),
             ("type", json!("admin")),
             ("iss", json!("someone-else")),
+            ("aud", json!("another-service")),
         ] {
             let mut odd = valid_claims();
             odd[claim] = value;
@@ -292,8 +501,10 @@ mod tests {
         let payload = token.split('.').nth(1).unwrap();
         // {"alg":"none","typ":"JWT"} and {"alg":"HS512","typ":"JWT"}
         assert_invalid(&format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."));
+        let mut header = Header::new(Algorithm::HS512);
+        header.kid = Some(hmac_kid(&SecretString::from(SECRET)));
         let hs512 = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS512),
+            &header,
             &valid_claims(),
             &EncodingKey::from_secret(SECRET.as_bytes()),
         )
@@ -306,5 +517,71 @@ mod tests {
         for token in ["", "garbage", "a.b.c", "...", &"x".repeat(20_000)] {
             assert_invalid(token);
         }
+    }
+
+    fn key_set_codec(dir: &std::path::Path, signing: &str) -> JwtCodec {
+        JwtCodec::new(options(JwtKeys::KeySet(
+            KeySet::load(dir, signing).unwrap(),
+        )))
+        .unwrap()
+    }
+
+    #[test]
+    fn asymmetric_keys_sign_with_their_kid_and_verify_during_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = generate_key(dir.path(), KeyAlgorithm::EdDsa).unwrap();
+        let before = key_set_codec(dir.path(), &old);
+        let old_token = before.encode(&claims()).unwrap();
+        let header = jsonwebtoken::decode_header(&old_token).unwrap();
+        assert_eq!(
+            (header.alg, header.kid.as_deref()),
+            (Algorithm::EdDSA, Some(old.as_str()))
+        );
+
+        let new = generate_key(dir.path(), KeyAlgorithm::Es256).unwrap();
+        let added = key_set_codec(dir.path(), &old);
+        let during = key_set_codec(dir.path(), &new);
+        let new_token = during.encode(&claims()).unwrap();
+        for codec in [&added, &during] {
+            for token in [&old_token, &new_token] {
+                assert!(codec.decode(token, OffsetDateTime::now_utc()).is_ok());
+            }
+        }
+        assert_eq!(
+            during.jwks().keys.len(),
+            2,
+            "the retiring key is published too"
+        );
+
+        std::fs::remove_file(dir.path().join(format!("{old}.EdDSA.pem"))).unwrap();
+        let after = key_set_codec(dir.path(), &new);
+        assert_invalid_by(&after, &old_token);
+        assert!(after.decode(&new_token, OffsetDateTime::now_utc()).is_ok());
+        assert_eq!(after.jwks().keys.len(), 1);
+    }
+
+    #[test]
+    fn a_key_sets_tokens_refuse_another_alg_and_hmac_with_the_public_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let kid = generate_key(dir.path(), KeyAlgorithm::Rs256).unwrap();
+        let codec = key_set_codec(dir.path(), &kid);
+        // The public key, as a verifier would hold it, used as an HMAC secret.
+        let public = serde_json::to_vec(&codec.jwks().keys[0]).unwrap();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.clone());
+        let confused =
+            jsonwebtoken::encode(&header, &valid_claims(), &EncodingKey::from_secret(&public))
+                .unwrap();
+        assert_invalid_by(&codec, &confused);
+        let stranger = tempfile::tempdir().unwrap();
+        let other = generate_key(stranger.path(), KeyAlgorithm::Rs256).unwrap();
+        let foreign = key_set_codec(stranger.path(), &other)
+            .encode(&claims())
+            .unwrap();
+        assert_invalid_by(&codec, &foreign);
+        assert!(
+            hmac(SECRET, &[]).jwks().keys.is_empty(),
+            "no secret is ever published"
+        );
     }
 }

@@ -3,6 +3,7 @@
 pub mod db;
 mod ids;
 mod jwt;
+pub mod keys;
 mod password;
 mod repositories;
 mod schema;
@@ -12,7 +13,7 @@ mod two_factor;
 
 pub use db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 pub use ids::{OsRandomIds, SystemClock, random_secret};
-pub use jwt::{JwtCodec, JwtOptions};
+pub use jwt::{JwtCodec, JwtKeys, JwtOptions, hmac_kid};
 pub use password::{BcryptHasher, BoundedHasher};
 pub use repositories::{
     DieselMfaRepository, DieselPostRepository, DieselRateLimiter, DieselSecurityEventRepository,

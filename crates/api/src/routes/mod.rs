@@ -67,6 +67,7 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(OPENAPI_PATH).get(openapi::document),
         Endpoint::new("/healthz").get(health::live),
         Endpoint::new("/readyz").get(health::ready),
+        Endpoint::new("/.well-known/jwks.json").get(health::jwks),
     ]
 }
 

@@ -44,6 +44,7 @@ use super::{auth, health, mfa, posts, sessions, users};
         document,
         health::live,
         health::ready,
+        health::jwks,
     ),
     modifiers(&BearerAuth, &OptionalLogoutBody),
     tags(
@@ -53,6 +54,7 @@ use super::{auth, health, mfa, posts, sessions, users};
         (name = "two-factor", description = "Two-factor login with TOTP (RFC 6238)"),
         (name = "posts", description = "Posts; only the author may change one"),
         (name = "probes", description = "Liveness and readiness"),
+        (name = "keys", description = "The public keys that verify the tokens"),
         (name = "meta", description = "This document"),
     )
 )]

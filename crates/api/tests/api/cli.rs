@@ -657,6 +657,14 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_a_bad_one() {
             vec![("APP__MFA__ENCRYPTION_KEY", "not-hex")],
             "64 hexadecimal digits",
         ),
+        (vec![("APP__JWT__KEYS_DIR", "keys")], "go together"),
+        (
+            vec![
+                ("APP__JWT__KEYS_DIR", "missing"),
+                ("APP__JWT__SIGNING_KEY", "20261128-00"),
+            ],
+            "missing",
+        ),
         (vec![("APP__DATABASE__POOL_SIZE", "0")], "pool_size"),
         (vec![("DATABASE_URL", "mysql://x")], "mysql"),
         (
@@ -725,4 +733,81 @@ fn purge_deletes_expired_sessions_once_and_says_how_many() {
             .unwrap()
             .contains("purged 0 expired sessions")
     );
+}
+
+#[test]
+fn keys_generate_prints_the_environment_that_serves_with_the_new_key_signing() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |alg: &str| {
+        let output = run(
+            dir.path(),
+            &[],
+            &["keys", "generate", "--alg", alg, "--dir", "keys"],
+            "",
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = String::from_utf8(output.stdout).unwrap();
+        let lines: Vec<(String, String)> = text
+            .lines()
+            .map(|line| {
+                let (name, value) = line.split_once('=').unwrap();
+                (name.to_owned(), value.to_owned())
+            })
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0].0, "APP__JWT__KEYS_DIR");
+        assert_eq!(lines[1].0, "APP__JWT__SIGNING_KEY");
+        lines
+    };
+    let first = generate("EdDSA");
+    let second = generate("ES256");
+    assert_eq!(first[0], second[0], "the same key set");
+    assert_ne!(first[1], second[1], "a fresh kid");
+    let refused = run(
+        dir.path(),
+        &[],
+        &["keys", "generate", "--alg", "HS256", "--dir", "keys"],
+        "",
+    );
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("EdDSA, ES256 or RS256"));
+
+    let vars: Vec<(&str, &str)> = second
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let mut production = vars.clone();
+    production.extend([("APP_ENV", "production"), MFA_KEY]);
+    let checked = run(dir.path(), &production, &["config", "check"], "");
+    assert!(
+        checked.status.success(),
+        "a key set stands in for JWT_SECRET_KEY: {}",
+        stderr(&checked)
+    );
+    let mut server = Server::start(dir.path(), &vars);
+    let (status, jwks) = http(server.port, "GET", "/.well-known/jwks.json", None, "");
+    assert_eq!(status, 200);
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
+    let credentials = r#"{"username": "alice", "password": "correct horse"}"#;
+    assert_eq!(
+        http(server.port, "POST", "/api/v1/users", None, credentials).0,
+        201
+    );
+    let (status, pair) = http(server.port, "POST", "/api/v1/login", None, credentials);
+    assert_eq!(status, 200);
+    let access = pair["access_token"].as_str().unwrap();
+    let header: serde_json::Value = {
+        use base64::Engine;
+        let part = access.split('.').next().unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(header["kid"], second[1].1.as_str());
+    assert_eq!(header["alg"], "ES256");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
 }

@@ -31,9 +31,13 @@ fn encode_part(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
 }
 
+/// Signs with `secret` under the kid of the app's secret: a wrong secret
+/// then fails on its signature, not on an unknown kid.
 fn sign(claims: &Value, secret: &str) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(blog_infra::hmac_kid(&SECRET.into()));
     jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
+        &header,
         claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )

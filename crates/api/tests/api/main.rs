@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod inputs;
 mod jwt_attacks;
+mod keys;
 mod metrics;
 mod multi_instance;
 mod openapi;
