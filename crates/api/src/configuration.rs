@@ -220,6 +220,11 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Worker threads; unset: one per CPU.
     pub workers: Option<usize>,
+    /// A PEM certificate chain: with `tls_private_key`, the listener serves
+    /// HTTPS only (and says `Strict-Transport-Security`).
+    pub tls_certificate: Option<String>,
+    /// The PEM private key of `tls_certificate`.
+    pub tls_private_key: Option<String>,
 }
 
 /// Secrets as printed: how many, never what they are.

@@ -34,7 +34,7 @@ use tokio::sync::watch;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::client::TrustedProxies;
-use crate::configuration::{Profile, Settings, check_secret};
+use crate::configuration::{Profile, ServerSettings, Settings, check_secret};
 use crate::error::{ApiError, error_chain, jsonify_error_response};
 use crate::extract::BodyReading;
 use crate::state::{AppState, ReadinessCheck};
@@ -121,6 +121,9 @@ impl Application {
             up_to_date,
         ));
 
+        let tls = tls_config(&settings.server)?;
+        // HSTS only where it means something: on responses sent over TLS.
+        let hsts = tls.is_some();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let body_limit = settings.server.body_limit_bytes;
@@ -132,7 +135,7 @@ impl Application {
                 .trusted_proxies()
                 .map_err(StartupError::Setting)?,
         );
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -146,12 +149,15 @@ impl Application {
                 .wrap_fn(catch_panic)
                 .wrap(ErrorHandlers::new().default_handler(jsonify_error_response))
                 .wrap_fn(docs_content_security_policy)
-                .wrap(security_headers())
+                .wrap(security_headers(hsts))
                 .wrap_fn(echo_request_id)
                 .wrap_fn(metrics::record_request)
                 .wrap(TracingLogger::<RequestSpan>::new())
-        })
-        .listen(listener)?
+        });
+        let mut server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config)?,
+            None => server.listen(listener)?,
+        }
         // Signals are ours (see `run_until_stopped`): body reads must hear of
         // the stop before the server waits for them.
         .disable_signals()
@@ -261,6 +267,7 @@ pub fn user_service(settings: &Settings, profile: Profile) -> Result<UserService
 pub fn check_settings(settings: &Settings, profile: Profile) -> Result<(), StartupError> {
     settings.validate().map_err(StartupError::Setting)?;
     token_codec(settings, profile)?;
+    tls_config(&settings.server)?;
     two_factor(settings, profile)?;
     db::DatabaseUrl::parse(&settings.database.url)?;
     Ok(())
@@ -552,8 +559,8 @@ pub fn purge(settings: &Settings, profile: Profile) -> Result<Option<PurgeReport
 
 /// Headers for a JSON API that no browser should render, frame or cache
 /// (OWASP REST Security Cheat Sheet). Handlers may set their own.
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+fn security_headers(hsts: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add((
@@ -561,7 +568,45 @@ fn security_headers() -> DefaultHeaders {
             "default-src 'none'; frame-ancestors 'none'",
         ))
         .add(("Cache-Control", "no-store"))
-        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Referrer-Policy", "no-referrer"));
+    if hsts {
+        // A year: browsers then never try this host over plain HTTP.
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
+}
+
+/// The TLS configuration of the listener, when a certificate and key are
+/// configured: TLS 1.2 and 1.3 with rustls' safe defaults.
+fn tls_config(server: &ServerSettings) -> Result<Option<rustls::ServerConfig>, StartupError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    let (certificate, key) = match (&server.tls_certificate, &server.tls_private_key) {
+        (None, None) => return Ok(None),
+        (Some(certificate), Some(key)) => (certificate, key),
+        _ => {
+            return Err(StartupError::Setting(
+                "server.tls_certificate and server.tls_private_key go together".into(),
+            ));
+        }
+    };
+    let unreadable = |name: &str, path: &str, error: &dyn std::fmt::Display| {
+        StartupError::Setting(format!("{name} {path}: {error}"))
+    };
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| unreadable("server.tls_certificate", certificate, &error))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|error| unreadable("server.tls_private_key", key, &error))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+    .map_err(|error| unreadable("server.tls_certificate", certificate, &error))?;
+    Ok(Some(config))
 }
 
 /// The interactive docs are a page a browser must render: their own

@@ -659,6 +659,17 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_a_bad_one() {
         ),
         (vec![("APP__JWT__KEYS_DIR", "keys")], "go together"),
         (
+            vec![("APP__SERVER__TLS_CERTIFICATE", "cert.pem")],
+            "go together",
+        ),
+        (
+            vec![
+                ("APP__SERVER__TLS_CERTIFICATE", "missing.pem"),
+                ("APP__SERVER__TLS_PRIVATE_KEY", "missing-key.pem"),
+            ],
+            "server.tls_certificate missing.pem",
+        ),
+        (
             vec![
                 ("APP__JWT__KEYS_DIR", "missing"),
                 ("APP__JWT__SIGNING_KEY", "20261128-00"),

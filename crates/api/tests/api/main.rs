@@ -21,6 +21,7 @@ mod outage;
 mod persistence;
 mod posts;
 mod rate_limits;
+mod tls;
 mod tokens;
 mod two_factor;
 mod users;
