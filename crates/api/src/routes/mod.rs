@@ -2,8 +2,8 @@
 
 mod auth;
 mod health;
+mod keys;
 mod mfa;
-
 pub mod openapi;
 mod posts;
 mod sessions;
@@ -67,7 +67,7 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(OPENAPI_PATH).get(openapi::document),
         Endpoint::new("/healthz").get(health::live),
         Endpoint::new("/readyz").get(health::ready),
-        Endpoint::new("/.well-known/jwks.json").get(health::jwks),
+        Endpoint::new("/.well-known/jwks.json").get(keys::jwks),
     ]
 }
 

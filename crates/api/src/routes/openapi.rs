@@ -7,7 +7,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Required};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, health, mfa, posts, sessions, users};
+use super::{auth, health, keys, mfa, posts, sessions, users};
 
 /// The document; `ApiDoc::openapi()` builds it.
 #[derive(OpenApi)]
@@ -44,7 +44,7 @@ use super::{auth, health, mfa, posts, sessions, users};
         document,
         health::live,
         health::ready,
-        health::jwks,
+        keys::jwks,
     ),
     modifiers(&BearerAuth, &OptionalLogoutBody),
     tags(
