@@ -171,9 +171,11 @@ impl SessionService {
     /// the `mfa_token` of [`LoginOutcome::SecondFactorRequired`] and a TOTP
     /// code of a step not used yet, or an unused recovery code (which is
     /// spent, recording `recovery_code_used`). A wrong code records
-    /// `mfa_failed`; after [`MFA_MAX_FAILURES`](crate::MFA_MAX_FAILURES)
-    /// of them, or [`MFA_TOKEN_LIFETIME`], or one completed login, the
-    /// token is dead. Limited per client address like refreshes.
+    /// `mfa_failed` and counts as a failed login of the username (whose
+    /// limit then refuses second steps too); after
+    /// [`MFA_MAX_FAILURES`](crate::MFA_MAX_FAILURES) of them, or
+    /// [`MFA_TOKEN_LIFETIME`], or one completed login, the token is dead.
+    /// Limited per client address like refreshes.
     ///
     /// # Errors
     /// [`DomainError::RateLimited`]; [`AuthError::InvalidToken`] for a dead
@@ -210,6 +212,26 @@ impl SessionService {
             client: client.clone(),
             at: now,
         };
+        // Wrong codes count as failed logins of the username: guessing codes
+        // with a known password is throttled like guessing passwords.
+        let username = match &self.limiting {
+            Some(limiting) => {
+                let user = self
+                    .ports
+                    .users
+                    .find(user_id)?
+                    .ok_or(AuthError::InvalidToken)?;
+                let locked = limiting.peek(LimitKey::LoginFailures(&user.username), now);
+                if locked.is_err() {
+                    self.ports
+                        .events
+                        .record(&event(SecurityEventKind::LoginRateLimited))?;
+                }
+                locked?;
+                Some((limiting, user.username))
+            }
+            None => None,
+        };
         let holds = second_factor_holds(
             self.ports.two_factor.as_ref(),
             self.ports.mfa.as_ref(),
@@ -221,6 +243,9 @@ impl SessionService {
             let failed = event(SecurityEventKind::MfaFailed);
             self.ports.mfa.fail_challenge(&digest, &failed)?;
             failed.log();
+            if let Some((limiting, username)) = &username {
+                limiting.count_failure(username, now)?;
+            }
             return Err(AuthError::InvalidMfaCode.into());
         }
         if !self.ports.mfa.consume_challenge(&digest, now)? {

@@ -250,6 +250,9 @@ impl UserService {
             let failed = event(SecurityEventKind::MfaFailed);
             self.ports.events.record(&failed)?;
             failed.log();
+            if let Some(limiting) = &self.limiting {
+                limiting.count_failure(&user.username, now)?;
+            }
             return Err(DomainError::WrongMfaCode);
         }
         let disabled = event(SecurityEventKind::MfaDisabled);

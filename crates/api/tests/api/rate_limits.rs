@@ -59,6 +59,7 @@ blog_infra::backend_matrix!(
     refreshes_are_limited_per_address_and_a_limited_one_spends_no_token,
     wrong_current_passwords_count_like_failed_logins,
     second_login_steps_are_limited_per_address,
+    wrong_second_factor_codes_count_like_failed_logins,
 );
 
 mod shared {
@@ -321,4 +322,17 @@ async fn second_login_steps_are_limited_per_address(app: TestApp) {
     post_from(&app, "10.0.4.2", "/api/v1/login/mfa", &step)
         .await
         .assert_error(401, "invalid_mfa_code");
+}
+
+async fn wrong_second_factor_codes_count_like_failed_logins(app: TestApp) {
+    crate::two_factor::enrolled(&app).await;
+    let mfa_token = crate::two_factor::first_step(&app).await;
+    let step = json!({"mfa_token": mfa_token, "code": "not a code"});
+    // From five addresses: the username's failures are what stops it.
+    for n in 1..=5 {
+        post_from(&app, &format!("10.0.5.{n}"), "/api/v1/login/mfa", &step)
+            .await
+            .assert_error(401, "invalid_mfa_code");
+    }
+    assert_limited(&login_from(&app, "10.0.5.9", "alice", PASSWORD).await);
 }

@@ -1459,4 +1459,52 @@ mod two_factor {
             ]
         );
     }
+
+    #[test]
+    fn wrong_codes_count_as_failed_logins_of_the_username() {
+        use crate::testing::InMemoryRateLimiter;
+        use crate::{RateLimit, RateLimits};
+
+        let alice = enrolled();
+        let limit = |max, window| RateLimit { max, window };
+        let limits = RateLimits {
+            login_failures_per_username: limit(5, Duration::minutes(15)),
+            login_per_address: limit(100, Duration::MINUTE),
+            register_per_address: limit(100, Duration::HOUR),
+            refresh_per_address: limit(100, Duration::MINUTE),
+        };
+        let sessions = alice
+            .sessions
+            .clone()
+            .with_rate_limits(Arc::new(InMemoryRateLimiter::default()), limits);
+        let token_of = |sessions: &SessionService| match sessions.login(&attempt(), &client()) {
+            Ok(LoginOutcome::SecondFactorRequired { mfa_token }) => {
+                mfa_token.expose_secret().to_owned()
+            }
+            other => panic!("{other:?}"),
+        };
+        let first = token_of(&sessions);
+        let spare = token_of(&sessions);
+        for _ in 0..5 {
+            assert_auth_error(
+                sessions.login_mfa(&first, "000000", &client()),
+                AuthError::InvalidMfaCode,
+            );
+        }
+        alice.clock.advance(Duration::seconds(30));
+        let right = alice.code_at(alice.clock.now());
+        let locked = sessions.login_mfa(&spare, &right, &client());
+        assert!(
+            matches!(locked, Err(DomainError::RateLimited { .. })),
+            "another token, the right code: {locked:?}"
+        );
+        assert!(matches!(
+            sessions.login(&attempt(), &client()),
+            Err(DomainError::RateLimited { .. })
+        ));
+        alice.clock.advance(Duration::minutes(15));
+        let right = alice.code_at(alice.clock.now());
+        let token = token_of(&sessions);
+        assert!(sessions.login_mfa(&token, &right, &client()).is_ok());
+    }
 }
