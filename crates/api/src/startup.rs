@@ -454,10 +454,14 @@ fn token_codec(settings: &Settings, profile: Profile) -> Result<JwtCodec, Startu
                 .iter()
                 .map(|secret| SecretString::from(secret.as_str()))
                 .collect();
-            if profile == Profile::Production {
-                for secret in &previous {
-                    check_secret(Some(secret))?;
-                }
+            if profile == Profile::Production
+                && previous
+                    .iter()
+                    .any(|secret| check_secret(Some(secret)).is_err())
+            {
+                return Err(StartupError::Setting(
+                    "APP__JWT__PREVIOUS_SECRETS: every previous secret must be as strong as JWT_SECRET_KEY (at least 32 random bytes, not a well-known value)".into(),
+                ));
             }
             JwtKeys::Hmac {
                 current: jwt_secret(settings, profile)?,

@@ -1,11 +1,13 @@
-//! Two-factor login with TOTP (RFC 6238): the values the ports exchange.
+//! Two-factor login with TOTP (RFC 6238): the values the ports exchange,
+//! and the check of a second factor both services make.
 //! The rules live in [`UserService`](crate::UserService) (enrolment) and
 //! [`SessionService`](crate::SessionService) (the second login step).
 
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
-use crate::UserId;
+use crate::ports::{MfaRepository, TwoFactor};
+use crate::{DomainError, SecurityEvent, UserId};
 
 /// How long the `mfa_token` of a second login step lives.
 pub const MFA_TOKEN_LIFETIME: Duration = Duration::minutes(5);
@@ -121,4 +123,33 @@ impl LoginOutcome {
             Self::SecondFactorRequired { .. } => None,
         }
     }
+}
+
+/// Whether `code` is a second factor of `user`'s active `credential`: a
+/// TOTP code of a step not used yet (which it then uses), or an unused
+/// recovery code (which it spends, recording `spent`).
+pub(crate) fn second_factor_holds(
+    two_factor: &dyn TwoFactor,
+    mfa: &dyn MfaRepository,
+    (user, credential): (UserId, &TotpCredential),
+    code: &str,
+    spent: &SecurityEvent,
+) -> Result<bool, DomainError> {
+    let now = spent.at;
+    let code = code.trim();
+    let looks_like_totp = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    if looks_like_totp {
+        return Ok(
+            match two_factor.check(user, &credential.sealed, code, now)? {
+                Some(step) => mfa.use_step(user, step)?,
+                None => false,
+            },
+        );
+    }
+    let digest = two_factor.recovery_code_hash(code);
+    let spent_one = mfa.use_recovery_code(user, &digest, now, spent)?;
+    if spent_one {
+        spent.log();
+    }
+    Ok(spent_one)
 }

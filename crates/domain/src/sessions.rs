@@ -7,11 +7,11 @@ use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
 
 use crate::limits::{LimitKey, LimitedBy, Limiting};
+use crate::mfa::second_factor_holds;
 use crate::ports::{
     Clock, IdGenerator, MfaRepository, PasswordHasher, RateLimiter, SecurityEventRepository,
     SessionRepository, TokenCodec, TwoFactor, UserRepository,
 };
-use crate::users::second_factor_holds;
 use crate::{
     AuthError, Claims, Client, DomainError, LoginAttempt, LoginOutcome, MFA_TOKEN_LIFETIME, Page,
     PageRequest, Principal, RateLimits, Resource, SecurityEvent, SecurityEventKind, Session,

@@ -7,14 +7,15 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::info;
 
 use crate::limits::{LimitKey, LimitedBy, Limiting};
+use crate::mfa::second_factor_holds;
 use crate::ports::{
     Clock, MfaRepository, PasswordHasher, RateLimiter, RepositoryError, SecurityEventRepository,
     TwoFactor, UserRepository,
 };
 use crate::{
     AUTH_EVENTS, AuthError, Client, DomainError, NewUser, Page, PageRequest, Password, Principal,
-    RateLimits, RecordedEvent, Resource, SecurityEvent, SecurityEventKind, TotpCredential,
-    TotpEnrolment, User, UserId, Username, ValidationError,
+    RateLimits, RecordedEvent, Resource, SecurityEvent, SecurityEventKind, TotpEnrolment, User,
+    UserId, Username, ValidationError,
 };
 
 /// The ports [`UserService`] works on.
@@ -363,33 +364,4 @@ fn caller_event(
         client: client.clone(),
         at,
     }
-}
-
-/// Whether `code` is a second factor of `user`'s active `credential`: a
-/// TOTP code of a step not used yet (which it then uses), or an unused
-/// recovery code (which it spends, recording `spent`).
-pub(crate) fn second_factor_holds(
-    two_factor: &dyn TwoFactor,
-    mfa: &dyn MfaRepository,
-    (user, credential): (UserId, &TotpCredential),
-    code: &str,
-    spent: &SecurityEvent,
-) -> Result<bool, DomainError> {
-    let now = spent.at;
-    let code = code.trim();
-    let looks_like_totp = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-    if looks_like_totp {
-        return Ok(
-            match two_factor.check(user, &credential.sealed, code, now)? {
-                Some(step) => mfa.use_step(user, step)?,
-                None => false,
-            },
-        );
-    }
-    let digest = two_factor.recovery_code_hash(code);
-    let spent_one = mfa.use_recovery_code(user, &digest, now, spent)?;
-    if spent_one {
-        spent.log();
-    }
-    Ok(spent_one)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use jsonwebtoken::jwk::{Jwk, KeyAlgorithm as JwkAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use time::OffsetDateTime;
 
 use crate::ids::random_bytes;
@@ -116,6 +116,8 @@ pub struct StoredKey {
     pub algorithm: KeyAlgorithm,
     /// The private key.
     pub(crate) encoding: EncodingKey,
+    /// The public key, from the JWK: what verifies.
+    pub(crate) decoding: DecodingKey,
     /// The public key as a JWK, with `kid`, `alg` and `use: "sig"`.
     pub jwk: Jwk,
 }
@@ -205,10 +207,13 @@ fn stored_key(kid: &str, algorithm: KeyAlgorithm, pem: &[u8]) -> Result<StoredKe
     jwk.common.key_id = Some(kid.to_owned());
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     jwk.common.key_algorithm = Some(algorithm.jwk_algorithm());
+    // Verifying with the published half: what others verify with, we do.
+    let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| bad())?;
     Ok(StoredKey {
         kid: kid.to_owned(),
         algorithm,
         encoding,
+        decoding,
         jwk,
     })
 }

@@ -659,6 +659,15 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_a_bad_one() {
         ),
         (vec![("APP__JWT__KEYS_DIR", "keys")], "go together"),
         (
+            vec![
+                ("APP_ENV", "production"),
+                STRONG_SECRET,
+                MFA_KEY,
+                ("APP__JWT__PREVIOUS_SECRETS", "short-old-secret"),
+            ],
+            "APP__JWT__PREVIOUS_SECRETS",
+        ),
+        (
             vec![("APP__SERVER__TLS_CERTIFICATE", "cert.pem")],
             "go together",
         ),

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{
-    PURGE_BATCH, client_columns, client_of, corrupt, from_db_time, in_batches, limit_offset,
-    to_db_time, total,
+    PURGE_BATCH, client_columns, client_of, corrupt, from_db_time, in_batches, read_page,
+    to_db_time,
 };
 use crate::db::{DbConnection, DbPool, connection, repository_error};
 use crate::schema::security_events;
@@ -90,34 +90,27 @@ impl SecurityEventRepository for DieselSecurityEventRepository {
         user: UserId,
         page: PageRequest,
     ) -> Result<Page<RecordedEvent>, RepositoryError> {
-        let (limit, offset) = limit_offset(page)?;
         let of_user = security_events::user_id.eq(user.get());
-        let mut conn = connection(&self.pool)?;
-        let (rows, count) = conn
-            .transaction(|conn| {
-                let count: i64 = security_events::table
+        read_page(
+            &self.pool,
+            page,
+            |conn| {
+                security_events::table
                     .filter(of_user)
                     .count()
-                    .get_result(conn)?;
+                    .get_result(conn)
+            },
+            |conn, limit, offset| {
                 // Ids grow with time on both backends: newest first is id order.
-                let rows: Vec<EventRow> = security_events::table
+                security_events::table
                     .filter(of_user)
                     .select(EventRow::as_select())
                     .order(security_events::id.desc())
                     .limit(limit)
                     .offset(offset)
-                    .load(conn)?;
-                Ok((rows, count))
-            })
-            .map_err(repository_error)?;
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(RecordedEvent::try_from)
-                .collect::<Result<_, _>>()?,
-            total: total(count),
-            request: page,
-        })
+                    .load(conn)
+            },
+        )
     }
 
     fn delete_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError> {

@@ -10,8 +10,11 @@ mod users;
 use std::net::IpAddr;
 
 use blog_domain::ports::RepositoryError;
-use blog_domain::{BoxError, Client, PageRequest, UserAgent};
+use blog_domain::{BoxError, Client, Page, PageRequest, UserAgent};
+use diesel::{Connection, QueryResult};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+use crate::db::{DbConnection, DbPool, connection};
 
 pub use events::DieselSecurityEventRepository;
 pub use mfa::DieselMfaRepository;
@@ -30,15 +33,35 @@ fn from_db_time(at: PrimitiveDateTime) -> OffsetDateTime {
     at.assume_utc()
 }
 
-/// LIMIT and OFFSET of a page, as the SQL types want them.
-fn limit_offset(page: PageRequest) -> Result<(i64, i64), RepositoryError> {
+/// One page of rows, read in one transaction so that the total and the
+/// rows agree: `count` counts every row of the list, `load` reads the
+/// page's rows given LIMIT and OFFSET; each row becomes a `T`.
+fn read_page<R, T>(
+    pool: &DbPool,
+    page: PageRequest,
+    count: impl FnOnce(&mut DbConnection) -> QueryResult<i64>,
+    load: impl FnOnce(&mut DbConnection, i64, i64) -> QueryResult<Vec<R>>,
+) -> Result<Page<T>, RepositoryError>
+where
+    T: TryFrom<R, Error = RepositoryError>,
+{
     let offset =
         i64::try_from(page.offset()).map_err(|error| RepositoryError::Internal(Box::new(error)))?;
-    Ok((i64::from(page.per_page()), offset))
-}
-
-fn total(count: i64) -> u64 {
-    u64::try_from(count).unwrap_or(0)
+    let limit = i64::from(page.per_page());
+    let mut conn = connection(pool)?;
+    let (count, rows) = (*conn)
+        .transaction(|conn| {
+            Ok::<_, diesel::result::Error>((count(conn)?, load(conn, limit, offset)?))
+        })
+        .map_err(crate::db::repository_error)?;
+    Ok(Page {
+        items: rows
+            .into_iter()
+            .map(T::try_from)
+            .collect::<Result<_, _>>()?,
+        total: u64::try_from(count).unwrap_or(0),
+        request: page,
+    })
 }
 
 /// A stored row that breaks a domain rule: the store was written around us.

@@ -7,7 +7,7 @@ use blog_domain::{
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{corrupt, from_db_time, limit_offset, to_db_time, total};
+use super::{corrupt, from_db_time, read_page, to_db_time};
 use crate::db::{DbPool, connection, repository_error};
 use crate::schema::posts;
 
@@ -97,7 +97,6 @@ impl PostRepository for DieselPostRepository {
         author: Option<UserId>,
         page: PageRequest,
     ) -> Result<Page<Post>, RepositoryError> {
-        let (limit, offset) = limit_offset(page)?;
         let filtered = || {
             let mut query = posts::table.into_boxed();
             if let Some(author) = author {
@@ -105,29 +104,20 @@ impl PostRepository for DieselPostRepository {
             }
             query
         };
-        let mut conn = connection(&self.pool)?;
-        let (rows, count) = conn
-            .transaction(|conn| {
-                let count: i64 = filtered().count().get_result(conn)?;
+        read_page(
+            &self.pool,
+            page,
+            |conn| filtered().count().get_result(conn),
+            |conn, limit, offset| {
                 // Ids grow with time on both backends: newest first is id order.
-                let rows: Vec<PostRow> = filtered()
+                filtered()
                     .select(PostRow::as_select())
                     .order(posts::id.desc())
                     .limit(limit)
                     .offset(offset)
-                    .load(conn)?;
-                Ok((rows, count))
-            })
-            .map_err(repository_error)?;
-        let items = rows
-            .into_iter()
-            .map(Post::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            total: total(count),
-            request: page,
-        })
+                    .load(conn)
+            },
+        )
     }
 
     fn update(

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{
-    PURGE_BATCH, client_columns, client_of, corrupt, events, from_db_time, in_batches,
-    limit_offset, to_db_time, total,
+    PURGE_BATCH, client_columns, client_of, corrupt, events, from_db_time, in_batches, read_page,
+    to_db_time,
 };
 use crate::db::{DbConnection, DbPool, connection, repository_error};
 use crate::schema::sessions;
@@ -192,34 +192,25 @@ impl SessionRepository for DieselSessionRepository {
         now: OffsetDateTime,
         page: PageRequest,
     ) -> Result<Page<Session>, RepositoryError> {
-        let (limit, offset) = limit_offset(page)?;
         let live = || {
             sessions::table
                 .filter(sessions::user_id.eq(user.get()))
                 .filter(sessions::revoked_at.is_null())
                 .filter(sessions::expires_at.gt(to_db_time(now)))
         };
-        let mut conn = connection(&self.pool)?;
-        let (rows, count) = conn
-            .transaction(|conn| {
-                let count: i64 = live().count().get_result(conn)?;
-                let rows: Vec<SessionRow> = live()
+        read_page(
+            &self.pool,
+            page,
+            |conn| live().count().get_result(conn),
+            |conn, limit, offset| {
+                live()
                     .select(SessionRow::as_select())
                     .order((sessions::created_at.desc(), sessions::id.desc()))
                     .limit(limit)
                     .offset(offset)
-                    .load(conn)?;
-                Ok((rows, count))
-            })
-            .map_err(repository_error)?;
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(Session::try_from)
-                .collect::<Result<_, _>>()?,
-            total: total(count),
-            request: page,
-        })
+                    .load(conn)
+            },
+        )
     }
 
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {

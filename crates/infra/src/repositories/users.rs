@@ -8,7 +8,7 @@ use blog_domain::{
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{corrupt, events, from_db_time, limit_offset, sessions, to_db_time, total};
+use super::{corrupt, events, from_db_time, read_page, sessions, to_db_time};
 use crate::db::{DbPool, connection, repository_error};
 use crate::schema::users;
 
@@ -102,29 +102,19 @@ impl UserRepository for DieselUserRepository {
     }
 
     fn list(&self, page: PageRequest) -> Result<Page<User>, RepositoryError> {
-        let (limit, offset) = limit_offset(page)?;
-        let mut conn = connection(&self.pool)?;
-        let (rows, count) = conn
-            .transaction(|conn| {
-                let count: i64 = users::table.count().get_result(conn)?;
-                let rows: Vec<UserRow> = users::table
+        read_page(
+            &self.pool,
+            page,
+            |conn| users::table.count().get_result(conn),
+            |conn, limit, offset| {
+                users::table
                     .select(UserRow::as_select())
                     .order(users::id.asc())
                     .limit(limit)
                     .offset(offset)
-                    .load(conn)?;
-                Ok((rows, count))
-            })
-            .map_err(repository_error)?;
-        let items = rows
-            .into_iter()
-            .map(User::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            total: total(count),
-            request: page,
-        })
+                    .load(conn)
+            },
+        )
     }
 
     fn change_password(
