@@ -143,6 +143,10 @@ async fn a_key_set_refuses_unknown_kids_other_algs_missing_kids_and_foreign_iss_
     let database = Arc::new(TestDatabase::new(backend));
     let keys = tempfile::tempdir().unwrap();
     let kid = generate_key(keys.path(), KeyAlgorithm::Rs256).unwrap();
+    // Made before the app starts: an RSA key takes seconds in a debug build,
+    // longer than the client's idle connection lives on the server.
+    let stranger = tempfile::tempdir().unwrap();
+    let other = generate_key(stranger.path(), KeyAlgorithm::Rs256).unwrap();
     let app = app_with_keys(&database, keys.path(), &kid).await;
     let (_, alice) = app.user("alice").await;
     let part = alice.access.split('.').nth(1).unwrap();
@@ -170,8 +174,6 @@ async fn a_key_set_refuses_unknown_kids_other_algs_missing_kids_and_foreign_iss_
     confused.kid = Some(kid.clone());
     refused(with(confused, &claims, &EncodingKey::from_secret(&public))).await;
     // Signed by a key of another set, under our kid and under its own.
-    let stranger = tempfile::tempdir().unwrap();
-    let other = generate_key(stranger.path(), KeyAlgorithm::Rs256).unwrap();
     let pem = std::fs::read(stranger.path().join(format!("{other}.RS256.pem"))).unwrap();
     let foreign = EncodingKey::from_rsa_pem(&pem).unwrap();
     for header_kid in [Some(kid.clone()), Some(other), None] {
