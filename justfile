@@ -40,3 +40,8 @@ fuzz:
 docs-page:
     cargo build --bin blog-api
     .ci/docs-page target/debug/blog-api docs/images/docs.png
+
+# Measure the release server against the no-database baseline (wrk, medians
+# of 3) and write docs/benchmarks.md; BENCH_DURATION, BENCH_RUNS tune it.
+bench:
+    crates/bench/run
