@@ -1107,6 +1107,20 @@ pub fn post_repository_contract<G>(
             Some(false),
             "deleted once"
         );
+        let kept = create(posts.as_ref(), &bob, "kept");
+        let total = |author| {
+            posts
+                .list(author, PageRequest::default())
+                .map(|page| page.total)
+                .ok()
+        };
+        assert_eq!(
+            (total(None), total(Some(alice.id)), total(Some(bob.id))),
+            (Some(1), Some(0), Some(1)),
+            "totals count what is left"
+        );
+        assert_eq!(posts.delete(kept.id, bob.id).ok(), Some(true));
+        assert_eq!((total(None), total(Some(bob.id))), (Some(0), Some(0)));
     }
 }
 

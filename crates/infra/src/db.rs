@@ -10,8 +10,12 @@ use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
 use diesel::r2d2::{self, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel::{
+    Connection, ConnectionError, PgConnection, QueryResult, RunQueryDsl, SqliteConnection,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::writer::Writer;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -34,8 +38,28 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-/// The connection pool every repository shares.
-pub type DbPool = r2d2::Pool<ConnectionManager>;
+/// The connection pool every repository shares; on SQLite, also the one
+/// writer that every write goes through (see [`write`]).
+#[derive(Debug, Clone)]
+pub struct DbPool {
+    connections: r2d2::Pool<ConnectionManager>,
+    writer: Option<Writer>,
+}
+
+impl DbPool {
+    /// A connection of the pool, waiting for one up to the connection timeout.
+    ///
+    /// # Errors
+    /// [`r2d2::PoolError`] when none could be had in time.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, r2d2::PoolError> {
+        self.connections.get()
+    }
+
+    /// How many connections are open and idle.
+    pub fn state(&self) -> r2d2::State {
+        self.connections.state()
+    }
+}
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +167,7 @@ pub struct PoolOptions {
 /// Opens connections of one backend. Unlike Diesel's own manager over a
 /// `MultiConnection`, it never tries the other backend: a PostgreSQL URL
 /// whose server is down must fail, not become a SQLite file of that name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnectionManager {
     backend: Backend,
     url: String,
@@ -204,22 +228,55 @@ pub enum DbError {
 /// that is down at start makes requests answer 503 instead of the process
 /// failing; it reconnects by itself when the database is back. Failed
 /// connection attempts are not logged one by one: the caller reports the
-/// last one, once.
+/// last one, once. On SQLite it also starts the writer thread.
+///
+/// Connections are not pinged when taken from the pool: that would be a
+/// second query (on PostgreSQL a second round trip) for every one made.
+/// A connection that died meanwhile fails its next query (503), and Diesel
+/// then marks it broken, so the pool drops it and opens a new one.
 pub fn pool(url: &DatabaseUrl, options: &PoolOptions) -> DbPool {
     let target = match url.backend {
         Backend::Sqlite => url.target.clone(),
         Backend::Postgres => with_connect_timeout(&url.target, options.connection_timeout),
     };
-    r2d2::Pool::builder()
+    let manager = ConnectionManager {
+        backend: url.backend,
+        url: target,
+    };
+    let writer = (url.backend == Backend::Sqlite).then(|| Writer::start(manager.clone()));
+    let connections = r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))
+        .test_on_check_out(false)
         .connection_timeout(options.connection_timeout)
         .error_handler(Box::new(r2d2::NopErrorHandler))
         .event_handler(Box::new(PoolWaitMetrics))
-        .build_unchecked(ConnectionManager {
-            backend: url.backend,
-            url: target,
-        })
+        .build_unchecked(manager);
+    DbPool {
+        connections,
+        writer,
+    }
+}
+
+/// Runs `work` in a transaction of its own and returns its result once it
+/// is committed: on PostgreSQL on a connection of the pool, on SQLite in
+/// the next batch of the one writer (group commit; see the `writer`
+/// module). Every write goes through here, so that on SQLite no two
+/// connections ever wait for each other's lock.
+///
+/// # Errors
+/// `work`'s error (what it did is undone), or [`RepositoryError::Unavailable`]
+/// when the write could not be committed.
+pub(crate) fn write<T: Send + 'static>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+) -> Result<T, RepositoryError> {
+    match &pool.writer {
+        Some(writer) => writer.write(work),
+        None => (*connection(pool)?)
+            .transaction(work)
+            .map_err(repository_error),
+    }
 }
 
 /// Records how long requests wait for a connection (`db_pool_wait_seconds`),
@@ -395,13 +452,21 @@ where
     })
 }
 
-/// Whether the database answers now: a connection is taken (and, by the
-/// pool, pinged).
+/// Whether the database answers now: a connection is taken and pinged.
+/// A connection that fails the ping is dropped, and one more is tried, so
+/// that a connection that died while the database restarted does not make
+/// a database that is back look down.
 ///
 /// # Errors
 /// [`RepositoryError::Unavailable`] when no live connection can be had in time.
 pub fn check(pool: &DbPool) -> Result<(), RepositoryError> {
-    connection(pool).map(drop)
+    let ping = || {
+        connection(pool)?
+            .ping()
+            .map(drop)
+            .map_err(|error| RepositoryError::Unavailable(Box::new(error)))
+    };
+    ping().or_else(|_| ping())
 }
 
 /// Takes a connection from the pool; running out of time means the database

@@ -10,6 +10,7 @@ mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod two_factor;
+mod writer;
 
 pub use db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 pub use ids::{OsRandomIds, SystemClock, random_secret};

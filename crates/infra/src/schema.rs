@@ -34,6 +34,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Kept by triggers: see the migration `count_posts`.
+    post_counts (user_id, slot) {
+        user_id -> BigInt,
+        slot -> SmallInt,
+        total -> BigInt,
+    }
+}
+
 diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, posts, sessions);

@@ -9,7 +9,7 @@ use super::{
     PURGE_BATCH, client_columns, client_of, corrupt, from_db_time, in_batches, read_page,
     to_db_time,
 };
-use crate::db::{DbConnection, DbPool, connection, repository_error};
+use crate::db::{DbConnection, DbPool, write};
 use crate::schema::security_events;
 
 /// [`SecurityEventRepository`] on the pool.
@@ -81,8 +81,8 @@ impl TryFrom<EventRow> for RecordedEvent {
 
 impl SecurityEventRepository for DieselSecurityEventRepository {
     fn record(&self, event: &SecurityEvent) -> Result<(), RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        insert(&mut conn, event, event.user_id).map_err(repository_error)
+        let event = event.clone();
+        write(&self.pool, move |conn| insert(conn, &event, event.user_id))
     }
 
     fn list_for_user(
@@ -114,17 +114,15 @@ impl SecurityEventRepository for DieselSecurityEventRepository {
     }
 
     fn delete_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        let old = security_events::at.lt(to_db_time(before));
-        // In batches: no statement holds its locks for long.
-        in_batches(|| {
+        // In batches: no write holds the others up for long.
+        in_batches(&self.pool, move |conn| {
             let ids: Vec<i64> = security_events::table
                 .select(security_events::id)
-                .filter(old)
+                .filter(security_events::at.lt(to_db_time(before)))
                 .limit(PURGE_BATCH)
-                .load(&mut conn)?;
+                .load(conn)?;
             diesel::delete(security_events::table.filter(security_events::id.eq_any(ids)))
-                .execute(&mut conn)
+                .execute(conn)
         })
     }
 }

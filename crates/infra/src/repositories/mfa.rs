@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{PURGE_BATCH, corrupt, events, from_db_time, in_batches, to_db_time};
-use crate::db::{DbPool, connection, repository_error};
+use crate::db::{DbPool, connection, repository_error, write};
 use crate::schema::{mfa_challenges, recovery_codes, totp_credentials};
 
 /// [`MfaRepository`] on the pool.
@@ -59,8 +59,8 @@ impl MfaRepository for DieselMfaRepository {
         sealed: &SealedSecret,
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let sealed = sealed.clone();
+        write(&self.pool, move |conn| {
             // A pending enrolment is replaced; an active one stays. (Of two
             // enrolments at once, the loser's insert is a Conflict: 409.)
             let active: Option<bool> = totp_credentials::table
@@ -82,7 +82,6 @@ impl MfaRepository for DieselMfaRepository {
                 .execute(conn)?;
             Ok(true)
         })
-        .map_err(repository_error)
     }
 
     fn activate(
@@ -93,8 +92,8 @@ impl MfaRepository for DieselMfaRepository {
         event: &SecurityEvent,
     ) -> Result<bool, RepositoryError> {
         let step = step_column(step)?;
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let (codes, event) = (codes.to_vec(), event.clone());
+        write(&self.pool, move |conn| {
             let activated = diesel::update(
                 totp_credentials::table
                     .find(user.get())
@@ -113,7 +112,7 @@ impl MfaRepository for DieselMfaRepository {
                 .execute(conn)?;
                 // One row at a time: the two-backend connection has no
                 // batch insert, and there are ten.
-                for code in codes {
+                for code in &codes {
                     diesel::insert_into(recovery_codes::table)
                         .values((
                             recovery_codes::user_id.eq(user.get()),
@@ -121,16 +120,15 @@ impl MfaRepository for DieselMfaRepository {
                         ))
                         .execute(conn)?;
                 }
-                events::insert(conn, event, event.user_id)?;
+                events::insert(conn, &event, event.user_id)?;
             }
             Ok(activated)
         })
-        .map_err(repository_error)
     }
 
     fn deactivate(&self, user: UserId, event: &SecurityEvent) -> Result<bool, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let event = event.clone();
+        write(&self.pool, move |conn| {
             let removed = diesel::delete(
                 totp_credentials::table
                     .find(user.get())
@@ -143,30 +141,29 @@ impl MfaRepository for DieselMfaRepository {
                     recovery_codes::table.filter(recovery_codes::user_id.eq(user.get())),
                 )
                 .execute(conn)?;
-                events::insert(conn, event, event.user_id)?;
+                events::insert(conn, &event, event.user_id)?;
             }
             Ok(removed)
         })
-        .map_err(repository_error)
     }
 
     fn use_step(&self, user: UserId, step: u64) -> Result<bool, RepositoryError> {
         let step = step_column(step)?;
-        let mut conn = connection(&self.pool)?;
         // One statement: of two uses of the same code, one wins.
-        let used = diesel::update(
-            totp_credentials::table
-                .find(user.get())
-                .filter(totp_credentials::active.eq(true))
-                .filter(
-                    totp_credentials::last_step
-                        .is_null()
-                        .or(totp_credentials::last_step.lt(step)),
-                ),
-        )
-        .set(totp_credentials::last_step.eq(Some(step)))
-        .execute(&mut conn)
-        .map_err(repository_error)?;
+        let used = write(&self.pool, move |conn| {
+            diesel::update(
+                totp_credentials::table
+                    .find(user.get())
+                    .filter(totp_credentials::active.eq(true))
+                    .filter(
+                        totp_credentials::last_step
+                            .is_null()
+                            .or(totp_credentials::last_step.lt(step)),
+                    ),
+            )
+            .set(totp_credentials::last_step.eq(Some(step)))
+            .execute(conn)
+        })?;
         Ok(used == 1)
     }
 
@@ -177,8 +174,8 @@ impl MfaRepository for DieselMfaRepository {
         at: OffsetDateTime,
         event: &SecurityEvent,
     ) -> Result<bool, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let (code, event) = (code.clone(), event.clone());
+        write(&self.pool, move |conn| {
             let spent = diesel::update(
                 recovery_codes::table
                     .filter(recovery_codes::user_id.eq(user.get()))
@@ -189,11 +186,10 @@ impl MfaRepository for DieselMfaRepository {
             .execute(conn)?
                 == 1;
             if spent {
-                events::insert(conn, event, event.user_id)?;
+                events::insert(conn, &event, event.user_id)?;
             }
             Ok(spent)
         })
-        .map_err(repository_error)
     }
 
     fn create_challenge(
@@ -202,16 +198,17 @@ impl MfaRepository for DieselMfaRepository {
         user: UserId,
         expires_at: OffsetDateTime,
     ) -> Result<(), RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        diesel::insert_into(mfa_challenges::table)
-            .values((
-                mfa_challenges::token_hash.eq(token.as_str()),
-                mfa_challenges::user_id.eq(user.get()),
-                mfa_challenges::expires_at.eq(to_db_time(expires_at)),
-                mfa_challenges::failures.eq(0),
-            ))
-            .execute(&mut conn)
-            .map_err(repository_error)?;
+        let token = token.clone();
+        write(&self.pool, move |conn| {
+            diesel::insert_into(mfa_challenges::table)
+                .values((
+                    mfa_challenges::token_hash.eq(token.as_str()),
+                    mfa_challenges::user_id.eq(user.get()),
+                    mfa_challenges::expires_at.eq(to_db_time(expires_at)),
+                    mfa_challenges::failures.eq(0),
+                ))
+                .execute(conn)
+        })?;
         Ok(())
     }
 
@@ -245,14 +242,13 @@ impl MfaRepository for DieselMfaRepository {
         token: &MfaTokenHash,
         event: &SecurityEvent,
     ) -> Result<(), RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let (token, event) = (token.clone(), event.clone());
+        write(&self.pool, move |conn| {
             diesel::update(mfa_challenges::table.find(token.as_str()))
                 .set(mfa_challenges::failures.eq(mfa_challenges::failures + 1))
                 .execute(conn)?;
-            events::insert(conn, event, event.user_id)
+            events::insert(conn, &event, event.user_id)
         })
-        .map_err(repository_error)
     }
 
     fn consume_challenge(
@@ -261,33 +257,32 @@ impl MfaRepository for DieselMfaRepository {
         now: OffsetDateTime,
     ) -> Result<bool, RepositoryError> {
         let max_failures = i32::try_from(MFA_MAX_FAILURES).map_err(corrupt)?;
-        let mut conn = connection(&self.pool)?;
+        let token = token.clone();
         // One statement: a token completes one login at most.
-        let consumed = diesel::update(
-            mfa_challenges::table
-                .find(token.as_str())
-                .filter(mfa_challenges::used_at.is_null())
-                .filter(mfa_challenges::failures.lt(max_failures))
-                .filter(mfa_challenges::expires_at.gt(to_db_time(now))),
-        )
-        .set(mfa_challenges::used_at.eq(Some(to_db_time(now))))
-        .execute(&mut conn)
-        .map_err(repository_error)?;
+        let consumed = write(&self.pool, move |conn| {
+            diesel::update(
+                mfa_challenges::table
+                    .find(token.as_str())
+                    .filter(mfa_challenges::used_at.is_null())
+                    .filter(mfa_challenges::failures.lt(max_failures))
+                    .filter(mfa_challenges::expires_at.gt(to_db_time(now))),
+            )
+            .set(mfa_challenges::used_at.eq(Some(to_db_time(now))))
+            .execute(conn)
+        })?;
         Ok(consumed == 1)
     }
 
     fn delete_expired_challenges(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        let expired = mfa_challenges::expires_at.le(to_db_time(now));
-        // In batches: no statement holds its locks for long.
-        in_batches(|| {
+        // In batches: no write holds the others up for long.
+        in_batches(&self.pool, move |conn| {
             let tokens: Vec<String> = mfa_challenges::table
                 .select(mfa_challenges::token_hash)
-                .filter(expired)
+                .filter(mfa_challenges::expires_at.le(to_db_time(now)))
                 .limit(PURGE_BATCH)
-                .load(&mut conn)?;
+                .load(conn)?;
             diesel::delete(mfa_challenges::table.filter(mfa_challenges::token_hash.eq_any(tokens)))
-                .execute(&mut conn)
+                .execute(conn)
         })
     }
 }

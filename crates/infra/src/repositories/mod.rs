@@ -93,14 +93,15 @@ const PURGE_BATCH: i64 = 500;
 
 /// Runs `delete_batch` (select up to [`PURGE_BATCH`] keys, delete them)
 /// until it deletes less than a whole batch; returns the rows deleted in
-/// all. Each batch is its own short statement, so a purge never holds its
-/// locks for long.
+/// all. Each batch is its own short write, so a purge never holds the
+/// other writes up for long.
 fn in_batches(
-    mut delete_batch: impl FnMut() -> Result<usize, diesel::result::Error>,
+    pool: &DbPool,
+    delete_batch: impl Fn(&mut DbConnection) -> QueryResult<usize> + Clone + Send + 'static,
 ) -> Result<u64, RepositoryError> {
     let mut deleted = 0_u64;
     loop {
-        let batch = delete_batch().map_err(crate::db::repository_error)?;
+        let batch = crate::db::write(pool, delete_batch.clone())?;
         deleted += u64::try_from(batch).unwrap_or(u64::MAX);
         if i64::try_from(batch).unwrap_or(i64::MAX) < PURGE_BATCH {
             return Ok(deleted);

@@ -4,12 +4,14 @@ use blog_domain::ports::{PostRepository, RepositoryError};
 use blog_domain::{
     NewPost, Page, PageRequest, Post, PostChanges, PostContent, PostId, PostTitle, UserId,
 };
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{corrupt, from_db_time, read_page, to_db_time};
-use crate::db::{DbPool, connection, repository_error};
-use crate::schema::posts;
+use crate::db::{DbPool, connection, repository_error, write};
+use crate::schema::{post_counts, posts};
 
 /// [`PostRepository`] on the pool.
 #[derive(Clone)]
@@ -62,22 +64,23 @@ struct PostChangeset<'a> {
 
 impl PostRepository for DieselPostRepository {
     fn create(&self, post: &NewPost) -> Result<Post, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        let at = to_db_time(post.created_at);
-        diesel::insert_into(posts::table)
-            .values((
-                posts::user_id.eq(post.author_id.get()),
-                posts::title.eq(post.title.as_str()),
-                posts::content.eq(post.content.as_str()),
-                posts::created_at.eq(at),
-                posts::updated_at.eq(at),
-            ))
-            // A column tuple, not `as_returning()`: the multi-backend
-            // connection cannot run a `SelectBy` in a RETURNING clause.
-            .returning(posts::all_columns)
-            .get_result::<PostRow>(&mut conn)
-            .map_err(repository_error)?
-            .try_into()
+        let post = post.clone();
+        write(&self.pool, move |conn| {
+            let at = to_db_time(post.created_at);
+            diesel::insert_into(posts::table)
+                .values((
+                    posts::user_id.eq(post.author_id.get()),
+                    posts::title.eq(post.title.as_str()),
+                    posts::content.eq(post.content.as_str()),
+                    posts::created_at.eq(at),
+                    posts::updated_at.eq(at),
+                ))
+                // A column tuple, not `as_returning()`: the multi-backend
+                // connection cannot run a `SelectBy` in a RETURNING clause.
+                .returning(posts::all_columns)
+                .get_result::<PostRow>(conn)
+        })?
+        .try_into()
     }
 
     fn find(&self, id: PostId) -> Result<Option<Post>, RepositoryError> {
@@ -107,7 +110,14 @@ impl PostRepository for DieselPostRepository {
         read_page(
             &self.pool,
             page,
-            |conn| filtered().count().get_result(conn),
+            // The count the triggers keep (see the migration `count_posts`):
+            // a few rows, however many posts there are.
+            |conn| {
+                post_counts::table
+                    .filter(post_counts::user_id.eq(author.map_or(0, UserId::get)))
+                    .select(sql::<BigInt>("CAST(COALESCE(SUM(total), 0) AS BIGINT)"))
+                    .get_result(conn)
+            },
             |conn, limit, offset| {
                 // Ids grow with time on both backends: newest first is id order.
                 filtered()
@@ -127,37 +137,38 @@ impl PostRepository for DieselPostRepository {
         changes: &PostChanges,
         at: OffsetDateTime,
     ) -> Result<Option<Post>, RepositoryError> {
-        let changeset = PostChangeset {
-            title: changes.title.as_ref().map(PostTitle::as_str),
-            content: changes.content.as_ref().map(PostContent::as_str),
-            updated_at: to_db_time(at),
-        };
-        let mut conn = connection(&self.pool)?;
-        diesel::update(
-            posts::table
-                .filter(posts::id.eq(id.get()))
-                .filter(posts::user_id.eq(author.get())),
-        )
-        .set(&changeset)
-        // A column tuple, not `as_returning()`: the multi-backend
-        // connection cannot run a `SelectBy` in a RETURNING clause.
-        .returning(posts::all_columns)
-        .get_result::<PostRow>(&mut conn)
-        .optional()
-        .map_err(repository_error)?
+        let changes = changes.clone();
+        write(&self.pool, move |conn| {
+            let changeset = PostChangeset {
+                title: changes.title.as_ref().map(PostTitle::as_str),
+                content: changes.content.as_ref().map(PostContent::as_str),
+                updated_at: to_db_time(at),
+            };
+            diesel::update(
+                posts::table
+                    .filter(posts::id.eq(id.get()))
+                    .filter(posts::user_id.eq(author.get())),
+            )
+            .set(&changeset)
+            // A column tuple, not `as_returning()`: the multi-backend
+            // connection cannot run a `SelectBy` in a RETURNING clause.
+            .returning(posts::all_columns)
+            .get_result::<PostRow>(conn)
+            .optional()
+        })?
         .map(Post::try_from)
         .transpose()
     }
 
     fn delete(&self, id: PostId, author: UserId) -> Result<bool, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        let deleted = diesel::delete(
-            posts::table
-                .filter(posts::id.eq(id.get()))
-                .filter(posts::user_id.eq(author.get())),
-        )
-        .execute(&mut conn)
-        .map_err(repository_error)?;
+        let deleted = write(&self.pool, move |conn| {
+            diesel::delete(
+                posts::table
+                    .filter(posts::id.eq(id.get()))
+                    .filter(posts::user_id.eq(author.get())),
+            )
+            .execute(conn)
+        })?;
         Ok(deleted > 0)
     }
 }

@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Text};
 use time::{Duration, OffsetDateTime};
 
 use super::{PURGE_BATCH, in_batches};
-use crate::db::{DbConnection, DbPool, connection, repository_error};
+use crate::db::{DbConnection, DbPool, connection, repository_error, write};
 use crate::schema::rate_limits;
 
 /// [`RateLimiter`] on the pool.
@@ -74,20 +74,19 @@ impl RateLimiter for DieselRateLimiter {
     ) -> Result<RateDecision, RepositoryError> {
         let now = now.unix_timestamp();
         let ended_by = now - window_secs(limit);
-        let mut conn = connection(&self.pool)?;
-        let window: Window = match &mut *conn {
+        let key = key.to_owned();
+        let window: Window = write(&self.pool, move |conn| match conn {
             DbConnection::Postgres(conn) => diesel::sql_query(HIT_POSTGRES)
-                .bind::<Text, _>(key)
+                .bind::<Text, _>(&key)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(ended_by)
                 .get_result(conn),
             DbConnection::Sqlite(conn) => diesel::sql_query(HIT_SQLITE)
-                .bind::<Text, _>(key)
+                .bind::<Text, _>(&key)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(ended_by)
                 .get_result(conn),
-        }
-        .map_err(repository_error)?;
+        })?;
         let over = window.hits > i64::from(limit.max);
         Ok(decide(&window, over, limit, now))
     }
@@ -115,16 +114,14 @@ impl RateLimiter for DieselRateLimiter {
     }
 
     fn delete_started_before(&self, before: OffsetDateTime) -> Result<u64, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        let ended = rate_limits::window_start.lt(before.unix_timestamp());
-        in_batches(|| {
+        let before = before.unix_timestamp();
+        in_batches(&self.pool, move |conn| {
             let keys: Vec<String> = rate_limits::table
                 .select(rate_limits::key)
-                .filter(ended)
+                .filter(rate_limits::window_start.lt(before))
                 .limit(PURGE_BATCH)
-                .load(&mut conn)?;
-            diesel::delete(rate_limits::table.filter(rate_limits::key.eq_any(keys)))
-                .execute(&mut conn)
+                .load(conn)?;
+            diesel::delete(rate_limits::table.filter(rate_limits::key.eq_any(keys))).execute(conn)
         })
     }
 }

@@ -9,7 +9,7 @@ use super::{
     PURGE_BATCH, client_columns, client_of, corrupt, events, from_db_time, in_batches, read_page,
     to_db_time,
 };
-use crate::db::{DbConnection, DbPool, connection, repository_error};
+use crate::db::{DbConnection, DbPool, connection, repository_error, write};
 use crate::schema::sessions;
 
 /// [`SessionRepository`] on the pool.
@@ -59,9 +59,9 @@ impl TryFrom<SessionRow> for Session {
 
 impl SessionRepository for DieselSessionRepository {
     fn create(&self, session: &Session, event: &SecurityEvent) -> Result<(), RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        let (ip, user_agent) = client_columns(&session.client);
-        conn.transaction(|conn| {
+        let (session, event) = (session.clone(), event.clone());
+        write(&self.pool, move |conn| {
+            let (ip, user_agent) = client_columns(&session.client);
             diesel::insert_into(sessions::table)
                 .values((
                     sessions::id.eq(session.id.as_str()),
@@ -75,9 +75,8 @@ impl SessionRepository for DieselSessionRepository {
                     sessions::user_agent.eq(user_agent),
                 ))
                 .execute(conn)?;
-            events::insert(conn, event, event.user_id)
+            events::insert(conn, &event, event.user_id)
         })
-        .map_err(repository_error)
     }
 
     fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
@@ -100,8 +99,8 @@ impl SessionRepository for DieselSessionRepository {
         now: OffsetDateTime,
         event: &SecurityEvent,
     ) -> Result<bool, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let (id, current, next, event) = (id.clone(), current.clone(), next.clone(), event.clone());
+        write(&self.pool, move |conn| {
             // One statement: of two refreshes with the same token, one wins.
             let swapped = diesel::update(
                 sessions::table
@@ -117,11 +116,10 @@ impl SessionRepository for DieselSessionRepository {
             .execute(conn)?
                 == 1;
             if swapped {
-                events::insert(conn, event, event.user_id)?;
+                events::insert(conn, &event, event.user_id)?;
             }
             Ok(swapped)
         })
-        .map_err(repository_error)
     }
 
     fn revoke(
@@ -130,8 +128,8 @@ impl SessionRepository for DieselSessionRepository {
         at: OffsetDateTime,
         event: &SecurityEvent,
     ) -> Result<(), RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let (id, event) = (id.clone(), event.clone());
+        write(&self.pool, move |conn| {
             diesel::update(
                 sessions::table
                     .filter(sessions::id.eq(id.as_str()))
@@ -139,9 +137,8 @@ impl SessionRepository for DieselSessionRepository {
             )
             .set(sessions::revoked_at.eq(Some(to_db_time(at))))
             .execute(conn)?;
-            events::insert(conn, event, event.user_id)
+            events::insert(conn, &event, event.user_id)
         })
-        .map_err(repository_error)
     }
 
     fn revoke_of_user(
@@ -151,8 +148,8 @@ impl SessionRepository for DieselSessionRepository {
         at: OffsetDateTime,
         event: &SecurityEvent,
     ) -> Result<bool, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let (id, event) = (id.clone(), event.clone());
+        write(&self.pool, move |conn| {
             let revoked = diesel::update(
                 sessions::table
                     .filter(sessions::id.eq(id.as_str()))
@@ -164,11 +161,10 @@ impl SessionRepository for DieselSessionRepository {
             .execute(conn)?
                 == 1;
             if revoked {
-                events::insert(conn, event, event.user_id)?;
+                events::insert(conn, &event, event.user_id)?;
             }
             Ok(revoked)
         })
-        .map_err(repository_error)
     }
 
     fn revoke_all_of_user(
@@ -177,13 +173,12 @@ impl SessionRepository for DieselSessionRepository {
         at: OffsetDateTime,
         event: &SecurityEvent,
     ) -> Result<u64, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let event = event.clone();
+        write(&self.pool, move |conn| {
             let revoked = revoke_all_but(conn, user, None, at)?;
-            events::insert(conn, event, event.user_id)?;
+            events::insert(conn, &event, event.user_id)?;
             Ok(revoked)
         })
-        .map_err(repository_error)
     }
 
     fn list_live(
@@ -214,16 +209,14 @@ impl SessionRepository for DieselSessionRepository {
     }
 
     fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        let expired = sessions::expires_at.le(to_db_time(now));
-        // In batches: no statement holds its locks for long.
-        in_batches(|| {
+        // In batches: no write holds the others up for long.
+        in_batches(&self.pool, move |conn| {
             let ids: Vec<String> = sessions::table
                 .select(sessions::id)
-                .filter(expired)
+                .filter(sessions::expires_at.le(to_db_time(now)))
                 .limit(PURGE_BATCH)
-                .load(&mut conn)?;
-            diesel::delete(sessions::table.filter(sessions::id.eq_any(ids))).execute(&mut conn)
+                .load(conn)?;
+            diesel::delete(sessions::table.filter(sessions::id.eq_any(ids))).execute(conn)
         })
     }
 }

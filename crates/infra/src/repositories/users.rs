@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{corrupt, events, from_db_time, read_page, sessions, to_db_time};
-use crate::db::{DbPool, connection, repository_error};
+use crate::db::{DbPool, connection, repository_error, write};
 use crate::schema::users;
 
 /// [`UserRepository`] on the pool.
@@ -47,26 +47,23 @@ impl TryFrom<UserRow> for User {
 
 impl UserRepository for DieselUserRepository {
     fn create(&self, user: &NewUser, event: &SecurityEvent) -> Result<User, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        let created: User = conn
-            .transaction(|conn| {
-                let row = diesel::insert_into(users::table)
-                    .values((
-                        users::username.eq(user.username.as_str()),
-                        users::password_hash.eq(user.password_hash.as_str()),
-                        users::created_at.eq(to_db_time(user.created_at)),
-                    ))
-                    // A column tuple, not `as_returning()`: the multi-backend
-                    // connection cannot run a `SelectBy` in a RETURNING clause.
-                    .returning((users::id, users::username, users::created_at))
-                    .get_result::<UserRow>(conn)?;
-                let id = UserId::new(row.id).ok();
-                events::insert(conn, event, id)?;
-                Ok(row)
-            })
-            .map_err(repository_error)?
-            .try_into()?;
-        Ok(created)
+        let (user, event) = (user.clone(), event.clone());
+        write(&self.pool, move |conn| {
+            let row = diesel::insert_into(users::table)
+                .values((
+                    users::username.eq(user.username.as_str()),
+                    users::password_hash.eq(user.password_hash.as_str()),
+                    users::created_at.eq(to_db_time(user.created_at)),
+                ))
+                // A column tuple, not `as_returning()`: the multi-backend
+                // connection cannot run a `SelectBy` in a RETURNING clause.
+                .returning((users::id, users::username, users::created_at))
+                .get_result::<UserRow>(conn)?;
+            let id = UserId::new(row.id).ok();
+            events::insert(conn, &event, id)?;
+            Ok(row)
+        })?
+        .try_into()
     }
 
     fn find_credentials(
@@ -125,18 +122,17 @@ impl UserRepository for DieselUserRepository {
         at: OffsetDateTime,
         event: &SecurityEvent,
     ) -> Result<bool, RepositoryError> {
-        let mut conn = connection(&self.pool)?;
-        conn.transaction(|conn| {
+        let (hash, keep, event) = (hash.clone(), keep.clone(), event.clone());
+        write(&self.pool, move |conn| {
             let updated = diesel::update(users::table.find(user.get()))
                 .set(users::password_hash.eq(hash.as_str()))
                 .execute(conn)?
                 == 1;
             if updated {
-                sessions::revoke_all_but(conn, user, Some(keep), at)?;
-                events::insert(conn, event, event.user_id)?;
+                sessions::revoke_all_but(conn, user, Some(&keep), at)?;
+                events::insert(conn, &event, event.user_id)?;
             }
             Ok(updated)
         })
-        .map_err(repository_error)
     }
 }

@@ -1,0 +1,292 @@
+//! SQLite's one writer, with group commit.
+//!
+//! SQLite lets one transaction write at a time, and with `synchronous =
+//! FULL` every commit waits for the disk. Writers on many connections queue
+//! on the file lock and commit one by one, sleeping in the busy handler
+//! meanwhile. Here one thread owns the only writing connection instead:
+//! each write is a job sent to it, and it runs every job that is waiting in
+//! one transaction (each job in a savepoint of its own, so a failing job
+//! undoes only itself), commits once, and only then answers each caller.
+//! An acknowledged write is durable, as before; one disk flush now serves
+//! every write that arrived while the previous one was being made.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+
+use blog_domain::ports::RepositoryError;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::r2d2::{ManageConnection, R2D2Connection};
+use diesel::{Connection, QueryResult};
+
+use crate::db::{ConnectionManager, DbConnection, repository_error};
+
+/// Most jobs in one transaction: bounds how long one commit keeps the
+/// callers of its first jobs waiting.
+const MAX_BATCH: usize = 256;
+
+/// What a job gives back once it has run: the call that answers its caller,
+/// told whether the batch committed.
+type Answer = Box<dyn FnOnce(Result<(), &str>) + Send>;
+
+/// One write: runs on the writer's connection, inside the batch's
+/// transaction.
+type Job = Box<dyn FnOnce(&mut DbConnection) -> Answer + Send>;
+
+/// The sending end of the writer's queue; the thread stops once every
+/// sender (every clone of the pool) is gone.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    jobs: Sender<Job>,
+}
+
+/// Why a write that reached the writer was not made.
+#[derive(Debug, thiserror::Error)]
+#[error("the SQLite writer {0}")]
+struct WriterFailed(String);
+
+impl Writer {
+    /// Starts the writer thread; it connects when the first job comes, and
+    /// again after a failure.
+    pub(crate) fn start(manager: ConnectionManager) -> Self {
+        let (jobs, queue) = mpsc::channel();
+        // If the thread cannot start, every write fails as unavailable.
+        let started = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&manager, &queue));
+        if let Err(error) = started {
+            tracing::error!(%error, "could not start the SQLite writer thread");
+        }
+        Self { jobs }
+    }
+
+    /// Runs `work` in the next batch and returns its result once the batch
+    /// is committed. `work` runs in a savepoint: if it fails, what it did is
+    /// undone and the rest of the batch commits without it.
+    pub(crate) fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+    ) -> Result<T, RepositoryError> {
+        let (job, answered) = job(work);
+        self.jobs
+            .send(job)
+            .map_err(|_| unavailable("has stopped"))?;
+        // No answer means the job was dropped unrun: no connection, or a
+        // panic in its batch. Nothing of it was committed.
+        answered
+            .recv()
+            .map_err(|_| unavailable("could not run the write"))?
+    }
+}
+
+/// `work` as a job, and where its result will come once its batch is over.
+fn job<T: Send + 'static>(
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+) -> (Job, Receiver<Result<T, RepositoryError>>) {
+    let (answer, answered) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move |conn| {
+        let done = conn.transaction(work);
+        Box::new(move |committed| reply(&answer, done, committed))
+    });
+    (job, answered)
+}
+
+fn unavailable(why: &str) -> RepositoryError {
+    RepositoryError::Unavailable(Box::new(WriterFailed(why.to_owned())))
+}
+
+fn reply<T>(
+    answer: &SyncSender<Result<T, RepositoryError>>,
+    done: QueryResult<T>,
+    committed: Result<(), &str>,
+) {
+    let result = match (done, committed) {
+        (Err(error), _) => Err(repository_error(error)),
+        (Ok(_), Err(why)) => Err(unavailable(&format!("could not commit: {why}"))),
+        (Ok(value), Ok(())) => Ok(value),
+    };
+    // The caller waits for this answer; if it is gone, no one is left to tell.
+    let _ = answer.send(result);
+}
+
+/// The writer thread: takes every job waiting (up to [`MAX_BATCH`]), runs
+/// them in one transaction, commits, answers; until the queue closes.
+fn run(manager: &ConnectionManager, queue: &Receiver<Job>) {
+    let mut connection: Option<DbConnection> = None;
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        if connection.is_none() {
+            match manager.connect() {
+                Ok(conn) => connection = Some(conn),
+                Err(error) => tracing::warn!(%error, "the SQLite writer could not connect"),
+            }
+        }
+        // Without a connection the batch is dropped: its callers get 503.
+        let Some(conn) = connection.as_mut() else {
+            continue;
+        };
+        // A panicking job leaves the transaction in an unknown state: the
+        // connection is dropped (SQLite rolls back what was not committed)
+        // and the next batch opens a new one; so is a connection left in a
+        // transaction by a failed commit and rollback.
+        let panicked = catch_unwind(AssertUnwindSafe(|| run_batch(conn, batch))).is_err();
+        if panicked {
+            tracing::error!("a write panicked; its batch was rolled back");
+        }
+        if panicked || conn.is_broken() {
+            connection = None;
+        }
+    }
+}
+
+fn run_batch(conn: &mut DbConnection, batch: Vec<Job>) {
+    // IMMEDIATE: the write lock now, not at the first write, so that a
+    // writer of another process (the CLI) makes this wait in the busy
+    // handler rather than fail half-way.
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return;
+    };
+    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
+        tracing::warn!(%error, "the SQLite writer could not begin a transaction");
+        return; // The batch is dropped: its callers get 503.
+    }
+    let answers: Vec<Answer> = batch.into_iter().map(|job| job(conn)).collect();
+    let committed = <DbConnection as Connection>::TransactionManager::commit_transaction(conn);
+    if let Err(error) = &committed {
+        tracing::warn!(%error, "the SQLite writer could not commit");
+        // Diesel rolls back a failed commit where it can; if the
+        // connection is still in a transaction, end it here.
+        let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+    }
+    let why = committed.as_ref().err().map(ToString::to_string);
+    for answer in answers {
+        answer(why.as_deref().map_or(Ok(()), Err));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    use diesel::{QueryableByName, RunQueryDsl};
+
+    use super::*;
+    use crate::db::{self, DatabaseUrl, DbPool, PoolOptions};
+
+    /// A SQLite file with a table of numbers, and its pool (and writer).
+    fn sqlite() -> (tempfile::TempDir, DbPool) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writer.db");
+        let pool = db::pool(
+            &DatabaseUrl::parse(path.to_str().unwrap()).unwrap(),
+            &PoolOptions {
+                max_size: 2,
+                connection_timeout: Duration::from_secs(5),
+            },
+        );
+        pool.get()
+            .unwrap()
+            .batch_execute(
+                "CREATE TABLE numbers (n INTEGER PRIMARY KEY); \
+                 CREATE TABLE parents (id INTEGER PRIMARY KEY); \
+                 CREATE TABLE children (parent INTEGER REFERENCES parents (id) \
+                     DEFERRABLE INITIALLY DEFERRED);",
+            )
+            .unwrap();
+        (dir, pool)
+    }
+
+    fn insert(n: i64) -> impl FnOnce(&mut DbConnection) -> QueryResult<i64> + Send + 'static {
+        move |conn| {
+            diesel::sql_query(format!("INSERT INTO numbers VALUES ({n})"))
+                .execute(conn)
+                .map(|_| n)
+        }
+    }
+
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn numbers(pool: &DbPool) -> Vec<i64> {
+        diesel::sql_query("SELECT n FROM numbers ORDER BY n")
+            .load::<Number>(&mut *pool.get().unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|row| row.n)
+            .collect()
+    }
+
+    #[test]
+    fn a_failing_write_undoes_only_itself_and_the_rest_of_its_batch_commits() {
+        let (_dir, pool) = sqlite();
+        let (first, first_done) = job(insert(1));
+        // Writes 2, then fails on a duplicate 1: the 2 must go too.
+        let (failing, failing_done) = job(|conn| {
+            insert(2)(conn)?;
+            insert(1)(conn)
+        });
+        let (last, last_done) = job(insert(3));
+        run_batch(&mut pool.get().unwrap(), vec![first, failing, last]);
+        assert_eq!(first_done.recv().unwrap().unwrap(), 1);
+        assert!(matches!(
+            failing_done.recv().unwrap(),
+            Err(RepositoryError::Conflict)
+        ));
+        assert_eq!(last_done.recv().unwrap().unwrap(), 3);
+        assert_eq!(numbers(&pool), [1, 3]);
+    }
+
+    #[test]
+    fn when_the_commit_fails_every_write_of_the_batch_fails_and_none_is_kept() {
+        let (_dir, pool) = sqlite();
+        let (fine, fine_done) = job(insert(1));
+        // A deferred foreign key is checked at COMMIT: a commit that fails.
+        let (orphan, orphan_done) =
+            job(|conn| diesel::sql_query("INSERT INTO children VALUES (42)").execute(conn));
+        let mut conn = pool.get().unwrap();
+        run_batch(&mut conn, vec![fine, orphan]);
+        for answer in [
+            fine_done.recv().unwrap().map(drop),
+            orphan_done.recv().unwrap().map(drop),
+        ] {
+            assert!(
+                matches!(answer, Err(RepositoryError::Unavailable(_))),
+                "{answer:?}"
+            );
+        }
+        assert!(!conn.is_broken(), "the failed transaction was ended");
+        drop(conn);
+        assert_eq!(numbers(&pool), Vec::<i64>::new());
+        assert_eq!(
+            db::write(&pool, insert(2)).unwrap(),
+            2,
+            "and the next batch commits"
+        );
+    }
+
+    #[test]
+    fn writes_from_many_threads_are_each_answered_once_committed() {
+        let (_dir, pool) = sqlite();
+        std::thread::scope(|scope| {
+            for n in 0..64 {
+                let pool = &pool;
+                scope.spawn(move || assert_eq!(db::write(pool, insert(n)).unwrap(), n));
+            }
+        });
+        assert_eq!(numbers(&pool), (0..64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_panicking_write_fails_and_the_writer_goes_on() {
+        let (_dir, pool) = sqlite();
+        let panicked = db::write(&pool, |_| -> QueryResult<()> { panic!("a bug in a write") });
+        assert!(matches!(panicked, Err(RepositoryError::Unavailable(_))));
+        assert_eq!(db::write(&pool, insert(7)).unwrap(), 7);
+        assert_eq!(numbers(&pool), [7]);
+    }
+}
