@@ -387,15 +387,16 @@ pub struct JwtSettings {
 pub struct PasswordSettings {
     /// bcrypt cost, 4 to 31.
     pub bcrypt_cost: u32,
-    /// Hashes running at once; unset: half the CPUs, at least one.
+    /// Hashes running at once (hashing threads, at a lower priority than
+    /// requests); unset: one per CPU.
     pub max_concurrent_hashes: Option<usize>,
 }
 
 impl PasswordSettings {
-    /// How many hashes may run at once.
-    pub fn hashing_permits(&self) -> usize {
+    /// How many hashing threads to run.
+    pub fn hashing_threads(&self) -> usize {
         self.max_concurrent_hashes
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .max(1)
     }
 }

@@ -23,10 +23,9 @@ use blog_domain::{
 };
 use blog_infra::keys::{KeySet, KeySetError};
 use blog_infra::{
-    BcryptHasher, BoundedHasher, DbPool, DieselMfaRepository, DieselPostRepository,
-    DieselRateLimiter, DieselSecurityEventRepository, DieselSessionRepository,
-    DieselUserRepository, JwtCodec, JwtKeys, JwtOptions, OsRandomIds, PoolOptions, SystemClock,
-    TotpTwoFactor, db,
+    BcryptHasher, DbPool, DieselMfaRepository, DieselPostRepository, DieselRateLimiter,
+    DieselSecurityEventRepository, DieselSessionRepository, DieselUserRepository, HashingPool,
+    JwtCodec, JwtKeys, JwtOptions, OsRandomIds, PoolOptions, SystemClock, TotpTwoFactor, db,
 };
 use futures_util::FutureExt;
 use secrecy::SecretString;
@@ -119,7 +118,7 @@ impl Application {
             hasher,
             pool,
             up_to_date,
-        ));
+        )?);
 
         let tls = tls_config(&settings.server)?;
         // HSTS only where it means something: on responses sent over TLS.
@@ -250,11 +249,11 @@ pub fn user_service(settings: &Settings, profile: Profile) -> Result<UserService
         events: Arc::new(DieselSecurityEventRepository::new(pool.clone())),
         mfa: Arc::new(DieselMfaRepository::new(pool)),
         two_factor: Arc::new(two_factor(settings, profile)?),
-        hasher: Arc::new(BoundedHasher::new(
+        hasher: Arc::new(HashingPool::new(
             hasher,
             1,
-            BoundedHasher::<BcryptHasher>::DEFAULT_MAX_WAIT,
-        )),
+            HashingPool::<BcryptHasher>::DEFAULT_MAX_WAIT,
+        )?),
         clock: Arc::new(SystemClock),
     }))
 }
@@ -365,7 +364,7 @@ fn app_state(
     hasher: BcryptHasher,
     pool: DbPool,
     up_to_date: bool,
-) -> AppState {
+) -> Result<AppState, StartupError> {
     let clock = Arc::new(SystemClock);
     let jwt = &settings.jwt;
     let jwks: Vec<serde_json::Value> = tokens
@@ -375,11 +374,11 @@ fn app_state(
         .filter_map(|jwk| serde_json::to_value(jwk).ok())
         .collect();
     // Every hash and verification, whoever asks, takes a turn here.
-    let hasher: Arc<dyn PasswordHasher> = Arc::new(BoundedHasher::new(
+    let hasher: Arc<dyn PasswordHasher> = Arc::new(HashingPool::new(
         hasher,
-        settings.password.hashing_permits(),
-        BoundedHasher::<BcryptHasher>::DEFAULT_MAX_WAIT,
-    ));
+        settings.password.hashing_threads(),
+        HashingPool::<BcryptHasher>::DEFAULT_MAX_WAIT,
+    )?);
     let users: Arc<dyn UserRepository> = Arc::new(DieselUserRepository::new(pool.clone()));
     let events: Arc<dyn SecurityEventRepository> =
         Arc::new(DieselSecurityEventRepository::new(pool.clone()));
@@ -417,7 +416,7 @@ fn app_state(
     }
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
     let readiness = readiness_check(pool, up_to_date);
-    AppState::new(users, sessions, posts, readiness).with_jwks(jwks)
+    Ok(AppState::new(users, sessions, posts, readiness).with_jwks(jwks))
 }
 
 /// The two-factor cryptography with the configured key, which production

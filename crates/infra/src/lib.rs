@@ -15,7 +15,7 @@ mod writer;
 pub use db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 pub use ids::{OsRandomIds, SystemClock, random_secret};
 pub use jwt::{JwtCodec, JwtKeys, JwtOptions, hmac_kid};
-pub use password::{BcryptHasher, BoundedHasher};
+pub use password::{BcryptHasher, HashingPool};
 pub use repositories::{
     DieselMfaRepository, DieselPostRepository, DieselRateLimiter, DieselSecurityEventRepository,
     DieselSessionRepository, DieselUserRepository,

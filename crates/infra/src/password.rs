@@ -1,16 +1,20 @@
-//! bcrypt password hashing, and the bound on how much of it runs at once.
+//! bcrypt password hashing, on threads of its own at a lower priority.
 
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use blog_domain::PasswordHash;
 use blog_domain::ports::{HashError, PasswordHasher};
+use secrecy::{ExposeSecret, SecretString};
 
 /// bcrypt reads this many bytes of a password and ignores the rest.
 const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
 
-/// [`PasswordHasher`] with bcrypt. Slow on purpose: run it on a blocking
-/// thread, inside a [`BoundedHasher`].
+/// [`PasswordHasher`] with bcrypt. Slow on purpose: run it inside a
+/// [`HashingPool`].
 #[derive(Debug, Clone)]
 pub struct BcryptHasher {
     cost: u32,
@@ -53,87 +57,138 @@ impl PasswordHasher for BcryptHasher {
     }
 }
 
-/// A [`PasswordHasher`] that lets at most `permits` hashes of `inner` run at
-/// once, so that a burst of logins leaves CPU for everything else. Callers
-/// past that wait their turn on their (blocking) thread, for at most
-/// `max_wait`; then they get [`HashError::Busy`], which the domain reports
-/// as unavailable (503, retry later) rather than queueing without end.
-#[derive(Debug)]
-pub struct BoundedHasher<H> {
-    inner: H,
-    free: Mutex<usize>,
-    freed: Condvar,
+/// One hash or verification, queued for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A [`PasswordHasher`] that runs `inner` on threads of its own (by
+/// default one per CPU), at a lower scheduling priority than everything
+/// else in the process (nice [`HashingPool::NICENESS`]). A burst of logins
+/// can then use the whole machine while nothing else wants it, and requests
+/// that need little CPU, reads above all, still win it when they compete.
+///
+/// Callers wait their turn on their own (blocking) thread; a call that
+/// waited `max_wait` in the queue is not run but answered
+/// [`HashError::Busy`], which the domain reports as unavailable (503, retry
+/// later) rather than queueing without end.
+pub struct HashingPool<H> {
+    inner: Arc<H>,
+    jobs: Sender<Job>,
     max_wait: Duration,
 }
 
-impl<H: PasswordHasher> BoundedHasher<H> {
-    /// How long a caller waits for a turn by default.
+impl<H> fmt::Debug for HashingPool<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashingPool")
+            .field("max_wait", &self.max_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: PasswordHasher + 'static> HashingPool<H> {
+    /// How long a call may wait in the queue by default.
     pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(10);
 
-    /// Bounds `inner` to `permits` hashes at once (at least one).
-    pub fn new(inner: H, permits: usize, max_wait: Duration) -> Self {
-        Self {
-            inner,
-            free: Mutex::new(permits.max(1)),
-            freed: Condvar::new(),
+    /// The nice value of the hashing threads: a weight about a tenth of
+    /// a request worker's when both want a core.
+    pub const NICENESS: i32 = 10;
+
+    /// Starts `threads` hashing threads (at least one) running `inner`.
+    ///
+    /// # Errors
+    /// When no thread could be started.
+    pub fn new(inner: H, threads: usize, max_wait: Duration) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("password-hash-{n}"))
+                .spawn(move || serve(&queue))?;
+        }
+        Ok(Self {
+            inner: Arc::new(inner),
+            jobs,
             max_wait,
-        }
+        })
     }
 
-    /// Runs `work` once a permit is free. The wait is measured for the
-    /// operator: `password_hash_waiting` (callers waiting now) and
-    /// `password_hash_wait_seconds`.
-    fn bounded<T>(&self, work: impl FnOnce(&H) -> Result<T, HashError>) -> Result<T, HashError> {
-        let started = Instant::now();
-        let deadline = started + self.max_wait;
-        {
-            // A poisoned lock only means a holder panicked; the count is intact.
-            let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-            let waiting = metrics::gauge!("password_hash_waiting");
-            waiting.increment(1.0);
-            while *free == 0 {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    waiting.decrement(1.0);
-                    return Err(HashError::Busy);
-                }
-                free = self
-                    .freed
-                    .wait_timeout(free, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-            *free -= 1;
+    /// Runs `work` on a hashing thread and waits for its result. The wait
+    /// is measured for the operator: `password_hash_waiting` (calls queued
+    /// now) and `password_hash_wait_seconds`.
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&H) -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let inner = Arc::clone(&self.inner);
+        let max_wait = self.max_wait;
+        let queued = Instant::now();
+        let waiting = metrics::gauge!("password_hash_waiting");
+        waiting.increment(1.0);
+        let (answer, answered) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
             waiting.decrement(1.0);
+            let waited = queued.elapsed();
+            metrics::histogram!("password_hash_wait_seconds").record(waited);
+            let result = if waited > max_wait {
+                Err(HashError::Busy)
+            } else {
+                work(&inner)
+            };
+            // The caller waits for this; if it is gone, no one is left to tell.
+            let _ = answer.send(result);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| HashError::Failed("the hashing threads have stopped".into()))?;
+        // No answer: the work panicked (and the thread went on).
+        answered
+            .recv()
+            .map_err(|_| HashError::Failed("password hashing panicked".into()))?
+    }
+}
+
+/// A hashing thread: lowers its priority, then runs jobs until the pool is
+/// dropped. A panicking job is contained: its caller gets an error, the
+/// thread goes on.
+fn serve(queue: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        // A poisoned lock only means a holder panicked; the queue is intact.
+        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(job) = job else {
+            return;
+        };
+        if catch_unwind(AssertUnwindSafe(job)).is_err() {
+            tracing::error!("password hashing panicked");
         }
-        metrics::histogram!("password_hash_wait_seconds").record(started.elapsed());
-        // Given back on every exit, a panic of `work` included.
-        let _permit = Permit(self);
-        work(&self.inner)
     }
 }
 
-/// One taken permit of a [`BoundedHasher`]; dropping it frees it.
-struct Permit<'a, H>(&'a BoundedHasher<H>);
-
-impl<H> Drop for Permit<'_, H> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        self.0.freed.notify_one();
+/// Gives the calling thread the nice value [`HashingPool::NICENESS`] (on
+/// Linux, a thread's own), so that request workers win a contended core.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) = rustix::process::setpriority_process(
+        Some(rustix::thread::gettid()),
+        HashingPool::<BcryptHasher>::NICENESS,
+    ) {
+        tracing::warn!(%error, "could not lower the priority of a hashing thread");
     }
 }
 
-impl<H: PasswordHasher> PasswordHasher for BoundedHasher<H> {
+impl<H: PasswordHasher + 'static> PasswordHasher for HashingPool<H> {
     fn max_password_bytes(&self) -> usize {
         self.inner.max_password_bytes()
     }
 
     fn hash(&self, password: &str) -> Result<PasswordHash, HashError> {
-        self.bounded(|inner| inner.hash(password))
+        let password = SecretString::from(password);
+        self.run(move |inner| inner.hash(password.expose_secret()))
     }
 
     fn verify(&self, password: &str, hash: &PasswordHash) -> Result<bool, HashError> {
-        self.bounded(|inner| inner.verify(password, hash))
+        let (password, hash) = (SecretString::from(password), hash.clone());
+        self.run(move |inner| inner.verify(password.expose_secret(), &hash))
     }
 
     fn dummy_hash(&self) -> PasswordHash {
@@ -143,7 +198,7 @@ impl<H: PasswordHasher> PasswordHasher for BoundedHasher<H> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
     use super::*;
 
@@ -183,11 +238,13 @@ mod tests {
         assert_eq!(BcryptHasher::new(4).unwrap().max_password_bytes(), 72);
     }
 
-    /// A hasher that takes a while and counts how many run at once.
+    /// A hasher that takes a while, counts how many run at once, notes the
+    /// nice value it ran at, and panics on the password "panic".
     #[derive(Default)]
     struct Slow {
         running: AtomicUsize,
         most: AtomicUsize,
+        niceness: AtomicI32,
     }
 
     impl PasswordHasher for Slow {
@@ -195,16 +252,19 @@ mod tests {
             64
         }
 
-        fn hash(&self, _: &str) -> Result<PasswordHash, HashError> {
+        fn hash(&self, password: &str) -> Result<PasswordHash, HashError> {
+            assert_ne!(password, "panic", "a hasher bug");
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
+            let niceness = rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+            self.niceness.store(niceness.unwrap(), Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(30));
             self.running.fetch_sub(1, Ordering::SeqCst);
             Ok(PasswordHash::new("h".into()))
         }
 
-        fn verify(&self, _: &str, _: &PasswordHash) -> Result<bool, HashError> {
-            self.hash("").map(|_| true)
+        fn verify(&self, password: &str, _: &PasswordHash) -> Result<bool, HashError> {
+            self.hash(password).map(|_| true)
         }
 
         fn dummy_hash(&self) -> PasswordHash {
@@ -213,32 +273,32 @@ mod tests {
     }
 
     #[test]
-    fn a_bounded_hasher_never_runs_more_than_its_permits() {
-        let hasher = BoundedHasher::new(Slow::default(), 2, Duration::from_secs(10));
+    fn a_pool_runs_one_hash_a_thread_at_once_at_a_lower_priority() {
+        let pool = HashingPool::new(Slow::default(), 2, Duration::from_secs(10)).unwrap();
         std::thread::scope(|scope| {
             for n in 0..8 {
-                let hasher = &hasher;
+                let pool = &pool;
                 scope.spawn(move || {
                     if n % 2 == 0 {
-                        hasher.hash("x").map(drop)
+                        pool.hash("x").map(drop)
                     } else {
-                        hasher.verify("x", &hasher.dummy_hash()).map(drop)
+                        pool.verify("x", &pool.dummy_hash()).map(drop)
                     }
                     .unwrap();
                 });
             }
         });
-        assert_eq!(hasher.inner.most.load(Ordering::SeqCst), 2);
-        assert_eq!(hasher.max_password_bytes(), 64);
-        assert_eq!(*hasher.free.lock().unwrap(), 2, "every permit came back");
+        assert_eq!(pool.inner.most.load(Ordering::SeqCst), 2);
+        assert_eq!(pool.inner.niceness.load(Ordering::SeqCst), 10);
+        assert_eq!(pool.max_password_bytes(), 64);
     }
 
     #[test]
-    fn a_caller_that_waits_too_long_is_told_busy() {
-        let hasher = BoundedHasher::new(Slow::default(), 1, Duration::from_millis(5));
+    fn a_call_that_waited_too_long_is_told_busy() {
+        let pool = HashingPool::new(Slow::default(), 1, Duration::from_millis(5)).unwrap();
         let results: Vec<_> = std::thread::scope(|scope| {
             let calls: Vec<_> = (0..4)
-                .map(|_| scope.spawn(|| hasher.hash("x").map(drop)))
+                .map(|_| scope.spawn(|| pool.hash("x").map(drop)))
                 .collect();
             calls.into_iter().map(|call| call.join().unwrap()).collect()
         });
@@ -249,5 +309,12 @@ mod tests {
                 .any(|result| matches!(result, Err(HashError::Busy))),
             "{results:?}"
         );
+    }
+
+    #[test]
+    fn a_panicking_hash_is_an_error_and_the_thread_goes_on() {
+        let pool = HashingPool::new(Slow::default(), 1, Duration::from_secs(10)).unwrap();
+        assert!(matches!(pool.hash("panic"), Err(HashError::Failed(_))));
+        assert!(pool.hash("x").is_ok(), "the one thread survived");
     }
 }
