@@ -34,21 +34,61 @@ impl FromRequest for AuthenticatedUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer_token(request.headers());
-        let state = request.app_data::<web::Data<AppState>>().cloned();
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
+            return Box::pin(async { Err(ApiError::internal("AppState is not registered")) });
+        };
+        // The token itself here, on this worker (pure CPU): a bad one costs
+        // no trip to the blocking pool.
+        let access =
+            match bearer_token(request.headers()).and_then(|token| state.verify_access(&token)) {
+                Ok(access) => access,
+                Err(error) => {
+                    let unread = discard_small_body(request, payload);
+                    return Box::pin(async move {
+                        unread.await;
+                        Err(error)
+                    });
+                }
+            };
         let span = request.extensions().get::<RootSpan>().cloned();
         Box::pin(async move {
-            let token = token?;
-            let state = state.ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+            // Then its session, from the store.
             let principal = state
-                .sessions(move |sessions| sessions.authenticate(&token))
+                .sessions(move |sessions| sessions.authenticate_verified(&access))
                 .await?;
             if let Some(span) = span {
                 span.record("user_id", principal.user_id.get());
             }
             Ok(Self(principal))
         })
+    }
+}
+
+/// Largest body read and thrown away after a refusal; see [`discard_small_body`].
+const MAX_DISCARDED_BODY_BYTES: u64 = 64 * 1024;
+
+/// Reads the body of a request that is refused before its handler reads it
+/// (a bad token), when it is small: a connection whose request body is left
+/// unread is closed after the answer, and a client whose token expired
+/// would have to connect again to refresh it. A larger body, or one of no
+/// stated length, is left unread and its connection closed, as before.
+fn discard_small_body(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = ()> + use<> {
+    let small = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .is_some_and(|length| length > 0 && length <= MAX_DISCARDED_BODY_BYTES);
+    let body = small.then(|| read_body(request, payload));
+    async move {
+        if let Some(body) = body {
+            // Within the body timeout; whatever it was, the answer stands.
+            let _ = body.await;
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use blog_domain::ports::RepositoryError;
-use blog_domain::{DomainError, PostService, SessionService, UserService};
+use blog_domain::{DomainError, PostService, SessionService, UserService, VerifiedAccess};
 
 use crate::error::ApiError;
 
@@ -66,6 +66,14 @@ impl AppState {
     {
         let users = self.users.clone();
         blocking(move || f(&users)).await
+    }
+
+    /// Checks an access token itself, in place: signature, claims, type.
+    ///
+    /// # Errors
+    /// 401 for a token that fails.
+    pub fn verify_access(&self, token: &str) -> Result<VerifiedAccess, ApiError> {
+        Ok(self.sessions.verify_access(token)?)
     }
 
     /// Runs `f` on the session service on the blocking pool.

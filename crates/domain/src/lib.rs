@@ -33,7 +33,7 @@ pub use post::{NewPost, Post, PostChanges, PostContent, PostService, PostTitle};
 pub use purge::{Purge, PurgeReport};
 pub use session::Session;
 pub use sessions::{SessionPorts, SessionService, TokenLifetimes};
-pub use token::{Claims, Principal, TokenKind, TokenPair};
+pub use token::{Claims, Principal, TokenKind, TokenPair, VerifiedAccess};
 pub use user::{LoginAttempt, NewUser, Password, PasswordHash, User, UserCredentials, Username};
 pub use users::{UserPorts, UserService};
 

@@ -15,7 +15,7 @@ use crate::ports::{
 use crate::{
     AuthError, Claims, Client, DomainError, LoginAttempt, LoginOutcome, MFA_TOKEN_LIFETIME, Page,
     PageRequest, Principal, RateLimits, Resource, SecurityEvent, SecurityEventKind, Session,
-    SessionId, TokenKind, TokenPair, UserId, Username,
+    SessionId, TokenKind, TokenPair, UserId, Username, VerifiedAccess,
 };
 
 /// How long tokens live.
@@ -362,16 +362,37 @@ impl SessionService {
         self.issue(&session, now)
     }
 
-    /// Checks an access token and its session.
+    /// Checks an access token and its session: [`Self::verify_access`],
+    /// then [`Self::authenticate_verified`].
     ///
     /// # Errors
-    /// [`AuthError::TokenExpired`], [`AuthError::InvalidToken`] (also for a
-    /// session that does not exist), [`AuthError::WrongTokenType`] for a
-    /// refresh token, [`AuthError::TokenRevoked`]; store failures.
+    /// As those two.
     pub fn authenticate(&self, access_token: &str) -> Result<Principal, DomainError> {
+        self.authenticate_verified(&self.verify_access(access_token)?)
+    }
+
+    /// Checks an access token itself: signature, issuer, audience, expiry
+    /// and type. Pure computation (microseconds), no store: a caller on an
+    /// async worker may run it in place, so that a bad token costs no trip
+    /// to the blocking pool.
+    ///
+    /// # Errors
+    /// [`AuthError::TokenExpired`], [`AuthError::InvalidToken`],
+    /// [`AuthError::WrongTokenType`] for a refresh token.
+    pub fn verify_access(&self, access_token: &str) -> Result<VerifiedAccess, DomainError> {
         let now = self.ports.clock.now();
-        let claims = self.verify(access_token, TokenKind::Access, now)?;
-        let session = self.session_of(&claims, now)?;
+        self.verify(access_token, TokenKind::Access, now)
+            .map(VerifiedAccess)
+    }
+
+    /// Checks that the session of a verified access token is live (one
+    /// store read), so that a logout takes effect at once everywhere.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] for a session that does not exist or is
+    /// another user's, [`AuthError::TokenRevoked`]; store failures.
+    pub fn authenticate_verified(&self, access: &VerifiedAccess) -> Result<Principal, DomainError> {
+        let session = self.session_of(access.claims(), self.ports.clock.now())?;
         Ok(Principal {
             user_id: session.user_id,
             session_id: session.id,

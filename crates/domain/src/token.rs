@@ -49,6 +49,20 @@ pub struct Claims {
     pub expires_at: OffsetDateTime,
 }
 
+/// An access token whose signature, issuer, audience, expiry and type have
+/// been checked, but not yet its session: what
+/// [`SessionService::verify_access`](crate::SessionService::verify_access)
+/// returns. Only the domain makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccess(pub(crate) Claims);
+
+impl VerifiedAccess {
+    /// The token's claims.
+    pub fn claims(&self) -> &Claims {
+        &self.0
+    }
+}
+
 /// Who is calling, once an access token has been checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

@@ -22,6 +22,7 @@ blog_infra::backend_matrix!(
     a_rejected_token_answers_401_before_a_bad_body,
     only_the_canonical_decimal_form_names_a_post,
     a_trickling_or_short_body_gets_a_json_408_and_the_connection_closes,
+    a_refused_token_with_a_small_body_keeps_the_connection_open,
     readyz_is_503_until_the_migrations_are_applied,
 );
 
@@ -316,6 +317,65 @@ fn raw_exchange(port: &str, head: &str, chunks: &[&[u8]], pause: Duration) -> (S
         String::from_utf8_lossy(&response).into_owned(),
         started.elapsed(),
     )
+}
+
+async fn a_refused_token_with_a_small_body_keeps_the_connection_open(app: TestApp) {
+    // Refused before the handler reads the body: it is read and dropped, so
+    // the connection stays open for the next request (a refresh, say).
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let body = r#"{"title": "t", "content": "c"}"#;
+    let refused = format!(
+        "POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer not.a.token\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (first, second) = actix_web::rt::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(refused.as_bytes()).unwrap();
+        let first = read_response(&mut stream);
+        // On a closed connection this write or the read after it fails.
+        let next = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+        let second = stream
+            .write_all(next.as_bytes())
+            .map(|()| read_response(&mut stream))
+            .unwrap_or_default();
+        (first, second)
+    })
+    .await
+    .unwrap();
+    assert!(first.starts_with("HTTP/1.1 401 "), "{first}");
+    assert!(
+        !first.to_ascii_lowercase().contains("connection: close"),
+        "{first}"
+    );
+    assert!(second.starts_with("HTTP/1.1 200 "), "{second:?}");
+    assert_nothing_created(&app, "0", "0").await;
+}
+
+/// One response read off `stream`: its head, and a body of its
+/// `content-length`; empty if the connection ends first.
+fn read_response(stream: &mut TcpStream) -> String {
+    let mut response = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !response.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => response.push(byte[0]),
+            _ => return String::from_utf8_lossy(&response).into_owned(),
+        }
+    }
+    let head = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .map_or(0, |length| length.trim().parse().unwrap());
+    let mut body = vec![0_u8; length];
+    if stream.read_exact(&mut body).is_ok() {
+        response.extend(body);
+    }
+    String::from_utf8_lossy(&response).into_owned()
 }
 
 async fn a_trickling_or_short_body_gets_a_json_408_and_the_connection_closes(app: TestApp) {

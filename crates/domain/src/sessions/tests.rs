@@ -427,6 +427,41 @@ fn authenticate_accepts_an_access_token_of_a_live_session() {
 }
 
 #[test]
+fn verify_access_checks_the_token_alone_and_the_session_comes_after() {
+    let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Access, 1));
+    mocks
+        .sessions
+        .expect_find()
+        .times(1)
+        .returning(|_| Ok(Some(session(1))));
+    let service = mocks.service();
+    let access = service.verify_access("access-token").unwrap();
+    assert_eq!(access.claims(), &claims(TokenKind::Access, 1));
+    assert_eq!(
+        service.authenticate_verified(&access).unwrap(),
+        Principal {
+            user_id: user_id(1),
+            session_id: session_id(1)
+        },
+        "one session read, in the second step only"
+    );
+}
+
+#[test]
+fn verify_access_refuses_a_bad_token_without_the_store() {
+    let mut mocks = Mocks::new();
+    mocks
+        .tokens
+        .expect_decode()
+        .returning(|_, _| Err(TokenError::Invalid));
+    mocks.sessions.expect_find().never();
+    assert_auth_error(
+        mocks.service().verify_access("forged"),
+        AuthError::InvalidToken,
+    );
+}
+
+#[test]
 fn a_refresh_token_cannot_authenticate() {
     let mut mocks = Mocks::new().decoding_to(claims(TokenKind::Refresh, 1));
     mocks.sessions.expect_find().never();
