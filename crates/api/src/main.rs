@@ -103,11 +103,11 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            telemetry::init(&settings.log);
+            let _logs = telemetry::init(&settings.log);
             serve(settings, profile)
         }
         Command::Migrate => {
-            telemetry::init(&settings.log);
+            let _logs = telemetry::init(&settings.log);
             migrate(&settings)
         }
         // The admin commands print their result on stdout: no log there.

@@ -1,6 +1,6 @@
 //! Logs: `tracing` with an `EnvFilter`, pretty or JSON, to stdout.
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -9,6 +9,7 @@ use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing::field::Empty;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
@@ -20,17 +21,36 @@ use crate::client::client_address;
 use crate::configuration::{LogFormat, LogSettings};
 use crate::metrics::AuthEventMetrics;
 
+/// Keeps the log writer's thread running; dropping it writes out what is
+/// still queued. Hold it until the process ends.
+#[must_use = "logs stop when the guard is dropped"]
+pub struct LogGuard {
+    _writer: WorkerGuard,
+}
+
 /// Installs the global subscriber: logs filtered by the settings (`RUST_LOG`
 /// wins), and the authentication-event metrics whatever the log filter
 /// keeps. A second call (tests) leaves the first subscriber in place.
-pub fn init(settings: &LogSettings) {
+///
+/// Lines are formatted where they happen and written to stdout by a thread
+/// of the writer's own, in batches (one write for all the lines waiting):
+/// a write to stdout per request line cost the request workers more than
+/// the rest of a small request. Nothing is dropped: when the queue is full,
+/// the logging thread waits.
+pub fn init(settings: &LogSettings) -> LogGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
     let auth_events = AuthEventMetrics.with_filter(filter_fn(|metadata| {
         metadata.target() == blog_domain::AUTH_EVENTS
     }));
+    let (stdout, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(BufWriter::new(std::io::stdout()));
     // A line when each request's span closes: method, route, status, time.
-    let logs = tracing_subscriber::fmt::layer().with_span_events(FmtSpan::CLOSE);
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(stdout)
+        .with_span_events(FmtSpan::CLOSE);
     let registry = tracing_subscriber::registry().with(auth_events);
     let _already_set = match settings.format {
         LogFormat::Json => registry
@@ -38,6 +58,8 @@ pub fn init(settings: &LogSettings) {
                 logs.json()
                     .flatten_event(true)
                     .with_current_span(true)
+                    // The request's span is already there, under "span".
+                    .with_span_list(false)
                     .with_filter(filter),
             )
             .try_init(),
@@ -49,6 +71,7 @@ pub fn init(settings: &LogSettings) {
             )
             .try_init(),
     };
+    LogGuard { _writer: guard }
 }
 
 /// The span of each request: method, route template, path without its query

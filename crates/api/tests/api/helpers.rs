@@ -1,7 +1,7 @@
 //! `spawn_app` and a small client for the tests.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -58,9 +58,12 @@ pub async fn spawn_app_on(
     configure: impl FnOnce(&TestDatabase) -> Settings,
 ) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        blog_api::telemetry::init(&configuration::LogSettings {
-            filter: "debug".into(),
-            format: configuration::LogFormat::Pretty,
+        static LOGS: OnceLock<blog_api::telemetry::LogGuard> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            blog_api::telemetry::init(&configuration::LogSettings {
+                filter: "debug".into(),
+                format: configuration::LogFormat::Pretty,
+            })
         });
     }
     let settings = configure(&database);

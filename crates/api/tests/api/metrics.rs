@@ -39,7 +39,7 @@ fn moved(before: &HashMap<String, f64>, after: &HashMap<String, f64>, series: &s
 #[actix_web::test]
 async fn metrics_move_with_the_traffic_on_the_admin_listener_only() {
     // The layer that counts auth events is part of the log subscriber.
-    blog_api::telemetry::init(&blog_api::configuration::LogSettings {
+    let _logs = blog_api::telemetry::init(&blog_api::configuration::LogSettings {
         filter: "warn".into(),
         format: blog_api::configuration::LogFormat::Json,
     });
