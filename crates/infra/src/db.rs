@@ -39,7 +39,7 @@ pub enum DbConnection {
 }
 
 /// The connection pool every repository shares; on SQLite, also the one
-/// writer that every write goes through (see [`write`]).
+/// writer that every write goes through (see `db::write`).
 #[derive(Debug, Clone)]
 pub struct DbPool {
     connections: r2d2::Pool<ConnectionManager>,
@@ -255,6 +255,22 @@ pub fn pool(url: &DatabaseUrl, options: &PoolOptions) -> DbPool {
     DbPool {
         connections,
         writer,
+    }
+}
+
+/// Runs `work`, one statement (atomic by itself), and returns its result
+/// once it is committed: as [`write`], but on PostgreSQL without the
+/// `BEGIN` and `COMMIT` around it, two round trips fewer.
+///
+/// # Errors
+/// As [`write`].
+pub(crate) fn write_statement<T: Send + 'static>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+) -> Result<T, RepositoryError> {
+    match &pool.writer {
+        Some(writer) => writer.write(work),
+        None => work(&mut *connection(pool)?).map_err(repository_error),
     }
 }
 

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{PURGE_BATCH, corrupt, events, from_db_time, in_batches, to_db_time};
-use crate::db::{DbPool, connection, repository_error, write};
+use crate::db::{DbPool, connection, repository_error, write, write_statement};
 use crate::schema::{mfa_challenges, recovery_codes, totp_credentials};
 
 /// [`MfaRepository`] on the pool.
@@ -150,7 +150,7 @@ impl MfaRepository for DieselMfaRepository {
     fn use_step(&self, user: UserId, step: u64) -> Result<bool, RepositoryError> {
         let step = step_column(step)?;
         // One statement: of two uses of the same code, one wins.
-        let used = write(&self.pool, move |conn| {
+        let used = write_statement(&self.pool, move |conn| {
             diesel::update(
                 totp_credentials::table
                     .find(user.get())
@@ -199,7 +199,7 @@ impl MfaRepository for DieselMfaRepository {
         expires_at: OffsetDateTime,
     ) -> Result<(), RepositoryError> {
         let token = token.clone();
-        write(&self.pool, move |conn| {
+        write_statement(&self.pool, move |conn| {
             diesel::insert_into(mfa_challenges::table)
                 .values((
                     mfa_challenges::token_hash.eq(token.as_str()),
@@ -259,7 +259,7 @@ impl MfaRepository for DieselMfaRepository {
         let max_failures = i32::try_from(MFA_MAX_FAILURES).map_err(corrupt)?;
         let token = token.clone();
         // One statement: a token completes one login at most.
-        let consumed = write(&self.pool, move |conn| {
+        let consumed = write_statement(&self.pool, move |conn| {
             diesel::update(
                 mfa_challenges::table
                     .find(token.as_str())

@@ -33,9 +33,12 @@ fn from_db_time(at: PrimitiveDateTime) -> OffsetDateTime {
     at.assume_utc()
 }
 
-/// One page of rows, read in one transaction so that the total and the
-/// rows agree: `count` counts every row of the list, `load` reads the
-/// page's rows given LIMIT and OFFSET; each row becomes a `T`.
+/// One page of rows: `count` counts every row of the list, `load` reads
+/// the page's rows given LIMIT and OFFSET; each row becomes a `T`. On
+/// SQLite both read in one transaction, so that the total and the rows
+/// agree. PostgreSQL's READ COMMITTED gives each statement its own
+/// snapshot, transaction or not: the two statements go without one (two
+/// round trips fewer), and the total may be one write apart from the rows.
 fn read_page<R, T>(
     pool: &DbPool,
     page: PageRequest,
@@ -49,11 +52,14 @@ where
         i64::try_from(page.offset()).map_err(|error| RepositoryError::Internal(Box::new(error)))?;
     let limit = i64::from(page.per_page());
     let mut conn = connection(pool)?;
-    let (count, rows) = (*conn)
-        .transaction(|conn| {
-            Ok::<_, diesel::result::Error>((count(conn)?, load(conn, limit, offset)?))
-        })
-        .map_err(crate::db::repository_error)?;
+    let read = |conn: &mut DbConnection| -> QueryResult<_> {
+        Ok((count(conn)?, load(conn, limit, offset)?))
+    };
+    let (count, rows) = match &mut *conn {
+        conn @ DbConnection::Sqlite(_) => conn.transaction(read),
+        conn @ DbConnection::Postgres(_) => read(conn),
+    }
+    .map_err(crate::db::repository_error)?;
     Ok(Page {
         items: rows
             .into_iter()

@@ -10,7 +10,7 @@ use diesel::sql_types::BigInt;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{corrupt, from_db_time, read_page, to_db_time};
-use crate::db::{DbPool, connection, repository_error, write};
+use crate::db::{DbPool, connection, repository_error, write_statement};
 use crate::schema::{post_counts, posts};
 
 /// [`PostRepository`] on the pool.
@@ -65,7 +65,7 @@ struct PostChangeset<'a> {
 impl PostRepository for DieselPostRepository {
     fn create(&self, post: &NewPost) -> Result<Post, RepositoryError> {
         let post = post.clone();
-        write(&self.pool, move |conn| {
+        write_statement(&self.pool, move |conn| {
             let at = to_db_time(post.created_at);
             diesel::insert_into(posts::table)
                 .values((
@@ -138,7 +138,7 @@ impl PostRepository for DieselPostRepository {
         at: OffsetDateTime,
     ) -> Result<Option<Post>, RepositoryError> {
         let changes = changes.clone();
-        write(&self.pool, move |conn| {
+        write_statement(&self.pool, move |conn| {
             let changeset = PostChangeset {
                 title: changes.title.as_ref().map(PostTitle::as_str),
                 content: changes.content.as_ref().map(PostContent::as_str),
@@ -161,7 +161,7 @@ impl PostRepository for DieselPostRepository {
     }
 
     fn delete(&self, id: PostId, author: UserId) -> Result<bool, RepositoryError> {
-        let deleted = write(&self.pool, move |conn| {
+        let deleted = write_statement(&self.pool, move |conn| {
             diesel::delete(
                 posts::table
                     .filter(posts::id.eq(id.get()))

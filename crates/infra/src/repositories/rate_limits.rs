@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Text};
 use time::{Duration, OffsetDateTime};
 
 use super::{PURGE_BATCH, in_batches};
-use crate::db::{DbConnection, DbPool, connection, repository_error, write};
+use crate::db::{DbConnection, DbPool, connection, repository_error, write_statement};
 use crate::schema::rate_limits;
 
 /// [`RateLimiter`] on the pool.
@@ -75,7 +75,7 @@ impl RateLimiter for DieselRateLimiter {
         let now = now.unix_timestamp();
         let ended_by = now - window_secs(limit);
         let key = key.to_owned();
-        let window: Window = write(&self.pool, move |conn| match conn {
+        let window: Window = write_statement(&self.pool, move |conn| match conn {
             DbConnection::Postgres(conn) => diesel::sql_query(HIT_POSTGRES)
                 .bind::<Text, _>(&key)
                 .bind::<BigInt, _>(now)
