@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_blog-api");
 const CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config");
@@ -103,8 +104,19 @@ fn http(
     token: Option<&str>,
     body: &str,
 ) -> (u16, serde_json::Value) {
+    try_http(port, method, path, token, body).unwrap()
+}
+
+/// As [`http`]; `None` when the connection fails or ends before an answer.
+fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Option<(u16, serde_json::Value)> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     let authorization = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -114,15 +126,15 @@ fn http(
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
-    .unwrap();
+    .ok()?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.get(9..12).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1;
-    (
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.get(9..12)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1;
+    Some((
         status,
         serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
+    ))
 }
 
 /// The binary serving in development on `dir`, with JSON logs on stdout.
@@ -213,6 +225,61 @@ fn acknowledged_writes_survive_a_kill_9() {
     );
     restarted.child.kill().unwrap();
     restarted.child.wait().unwrap();
+}
+
+#[test]
+fn concurrent_writes_acknowledged_before_a_kill_9_survive_it_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = [("JWT_SECRET_KEY", "q3Z8pL1xV7mN4bR9tY2wK6cJ0hF5gD3sx")];
+    let mut server = Server::start(dir.path(), &secret);
+    let token = access_token(server.port);
+    let mut acknowledged: Vec<i64> = Vec::new();
+    for round in 0..3 {
+        let port = server.port;
+        // Eight writers at once (so the writer groups their commits), until
+        // the server is killed under them.
+        let written: Vec<i64> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..8)
+                .map(|writer| {
+                    let token = &token;
+                    scope.spawn(move || {
+                        let mut ids = Vec::new();
+                        for n in 0.. {
+                            let body = format!(
+                                r#"{{"title": "{round}.{writer}.{n}", "content": "must survive"}}"#
+                            );
+                            match try_http(port, "POST", "/api/v1/posts", Some(token), &body) {
+                                Some((201, post)) => ids.push(post["id"].as_i64().unwrap()),
+                                _ => return ids,
+                            }
+                        }
+                        ids
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(400));
+            server.child.kill().unwrap();
+            server.child.wait().unwrap();
+            writers
+                .into_iter()
+                .flat_map(|writer| writer.join().unwrap())
+                .collect()
+        });
+        assert!(written.len() > 8, "round {round}: {} writes", written.len());
+        acknowledged.extend(written);
+
+        server = Server::start(dir.path(), &secret);
+        for id in &acknowledged {
+            let (status, post) = http(server.port, "GET", &format!("/api/v1/posts/{id}"), None, "");
+            assert_eq!(
+                (status, post["content"].as_str()),
+                (200, Some("must survive")),
+                "post {id} was acknowledged, then lost"
+            );
+        }
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
 }
 
 #[test]
