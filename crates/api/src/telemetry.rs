@@ -45,6 +45,8 @@ pub fn init(settings: &LogSettings) -> LogGuard {
     }));
     let (stdout, guard) = NonBlockingBuilder::default()
         .lossy(false)
+        // About 6 MB of lines at most (the default, 128,000, is 90 MB).
+        .buffered_lines_limit(8192)
         .thread_name("log-writer")
         .finish(BufWriter::new(std::io::stdout()));
     // A line when each request's span closes: method, route, status, time.
