@@ -40,7 +40,7 @@ impl MfaRepository for DieselMfaRepository {
                 totp_credentials::active,
                 totp_credentials::last_step,
             ))
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()
             .map_err(repository_error)?;
         row.map(|(sealed, active, last_step)| {
@@ -66,7 +66,7 @@ impl MfaRepository for DieselMfaRepository {
             let active: Option<bool> = totp_credentials::table
                 .find(user.get())
                 .select(totp_credentials::active)
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             if active == Some(true) {
                 return Ok(false);
@@ -223,7 +223,7 @@ impl MfaRepository for DieselMfaRepository {
                 mfa_challenges::failures,
                 mfa_challenges::used_at,
             ))
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()
             .map_err(repository_error)?;
         row.map(|(user_id, expires_at, failures, used_at)| {

@@ -1,4 +1,9 @@
 //! Diesel implementations of the repository ports, one code for both backends.
+//!
+//! Lookups by a unique key read with `get_result`, not `first`: `first`
+//! adds `LIMIT ?`, and SQLite re-prepares a statement whose `LIMIT` is a
+//! bound parameter at every run (its planner reads the value), which cost
+//! more than the rest of the lookup.
 
 mod events;
 mod mfa;

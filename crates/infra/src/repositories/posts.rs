@@ -88,7 +88,7 @@ impl PostRepository for DieselPostRepository {
         posts::table
             .find(id.get())
             .select(PostRow::as_select())
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()
             .map_err(repository_error)?
             .map(Post::try_from)

@@ -102,7 +102,7 @@ impl RateLimiter for DieselRateLimiter {
         let window = rate_limits::table
             .find(key)
             .select((rate_limits::window_start, rate_limits::hits))
-            .first::<(i64, i64)>(&mut conn)
+            .get_result::<(i64, i64)>(&mut conn)
             .optional()
             .map_err(repository_error)?
             .map(|(window_start, hits)| Window { window_start, hits })

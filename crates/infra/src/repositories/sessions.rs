@@ -84,7 +84,7 @@ impl SessionRepository for DieselSessionRepository {
         sessions::table
             .find(id.as_str())
             .select(SessionRow::as_select())
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()
             .map_err(repository_error)?
             .map(Session::try_from)

@@ -74,7 +74,7 @@ impl UserRepository for DieselUserRepository {
         let row: Option<(UserRow, String)> = users::table
             .filter(users::username.eq(username.as_str()))
             .select((UserRow::as_select(), users::password_hash))
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()
             .map_err(repository_error)?;
         row.map(|(user, hash)| {
@@ -91,7 +91,7 @@ impl UserRepository for DieselUserRepository {
         users::table
             .find(id.get())
             .select(UserRow::as_select())
-            .first(&mut conn)
+            .get_result(&mut conn)
             .optional()
             .map_err(repository_error)?
             .map(User::try_from)
