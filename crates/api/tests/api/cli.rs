@@ -477,7 +477,7 @@ fn a_stop_does_not_wait_for_a_body_that_never_comes() {
         .write_all(b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
         .unwrap();
     // Let the server start reading the body.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(300));
     let started = std::time::Instant::now();
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -486,13 +486,13 @@ fn a_stop_does_not_wait_for_a_body_that_never_comes() {
     assert!(status.success());
     assert!(server.child.wait().unwrap().success());
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(10),
         "the stop waited {:?}",
         started.elapsed()
     );
     let mut response = String::new();
     stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let _ = stream.read_to_string(&mut response);
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
@@ -516,7 +516,7 @@ fn logs_name_the_peer_not_a_forged_address_and_never_a_query_value() {
         .unwrap();
         stream.read_to_end(&mut Vec::new()).unwrap();
         // The request's log line follows the response.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(300));
     };
     let forged = "X-Forwarded-For: 203.0.113.66\r\nUser-Agent: evil\u{9b}31m\r\n";
 
@@ -806,7 +806,7 @@ fn purge_deletes_expired_sessions_once_and_says_how_many() {
     );
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(2100));
 
     let purged = run(dir.path(), &short, &["purge"], "");
     assert!(purged.status.success(), "{}", stderr(&purged));
