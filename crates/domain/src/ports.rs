@@ -429,7 +429,7 @@ pub enum HashError {
 /// Slow, salted password hashing.
 ///
 /// Implementations bound how many hashes run at once themselves (see
-/// `blog_infra::BoundedHasher`), so no caller can forget to: a burst of
+/// `blog_infra::HashingPool`), so no caller can forget to: a burst of
 /// logins must leave CPU for everything else.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait PasswordHasher: Send + Sync {

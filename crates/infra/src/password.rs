@@ -103,7 +103,7 @@ impl<H: PasswordHasher + 'static> HashingPool<H> {
             let queue = Arc::clone(&queue);
             std::thread::Builder::new()
                 .name(format!("password-hash-{n}"))
-                .spawn(move || serve(&queue))?;
+                .spawn(move || serve(&queue, Self::NICENESS))?;
         }
         Ok(Self {
             inner: Arc::new(inner),
@@ -147,11 +147,11 @@ impl<H: PasswordHasher + 'static> HashingPool<H> {
     }
 }
 
-/// A hashing thread: lowers its priority, then runs jobs until the pool is
-/// dropped. A panicking job is contained: its caller gets an error, the
-/// thread goes on.
-fn serve(queue: &Mutex<Receiver<Job>>) {
-    lower_priority();
+/// A hashing thread: lowers its priority to `niceness`, then runs jobs
+/// until the pool is dropped. A panicking job is contained: its caller gets
+/// an error, the thread goes on.
+fn serve(queue: &Mutex<Receiver<Job>>, niceness: i32) {
+    lower_priority(niceness);
     loop {
         // A poisoned lock only means a holder panicked; the queue is intact.
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
@@ -164,14 +164,13 @@ fn serve(queue: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Gives the calling thread the nice value [`HashingPool::NICENESS`] (on
-/// Linux, a thread's own), so that request workers win a contended core.
-fn lower_priority() {
+/// Gives the calling thread the nice value `niceness` (on Linux, a
+/// thread's own), so that request workers win a contended core.
+fn lower_priority(niceness: i32) {
     #[cfg(target_os = "linux")]
-    if let Err(error) = rustix::process::setpriority_process(
-        Some(rustix::thread::gettid()),
-        HashingPool::<BcryptHasher>::NICENESS,
-    ) {
+    if let Err(error) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), niceness)
+    {
         tracing::warn!(%error, "could not lower the priority of a hashing thread");
     }
 }
