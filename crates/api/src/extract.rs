@@ -14,7 +14,6 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::watch;
-use tracing_actix_web::RootSpan;
 use utoipa::IntoParams;
 
 use crate::client::client_address;
@@ -51,15 +50,14 @@ impl FromRequest for AuthenticatedUser {
                     });
                 }
             };
-        let span = request.extensions().get::<RootSpan>().cloned();
+        let request = request.clone();
         Box::pin(async move {
             // Then its session, from the store.
             let principal = state
                 .sessions(move |sessions| sessions.authenticate_verified(&access))
                 .await?;
-            if let Some(span) = span {
-                span.record("user_id", principal.user_id.get());
-            }
+            // For the access line.
+            request.extensions_mut().insert(principal.user_id);
             Ok(Self(principal))
         })
     }

@@ -4,14 +4,13 @@
 
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::dev::Server;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use blog_domain::{AUTH_EVENTS, SecurityEventKind};
-use futures_util::FutureExt;
+use metrics::SharedString;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -42,7 +41,7 @@ pub fn handle() -> &'static PrometheusHandle {
 
 /// A method as a label: the standard ones by name, any other as `OTHER`, so
 /// that a client cannot mint label values.
-fn method_label(method: &Method) -> &'static str {
+pub fn method_label(method: &Method) -> &'static str {
     const KNOWN: [(Method, &str); 9] = [
         (Method::GET, "GET"),
         (Method::HEAD, "HEAD"),
@@ -60,36 +59,17 @@ fn method_label(method: &Method) -> &'static str {
         .map_or("OTHER", |(_, label)| label)
 }
 
-/// Counts each request and times it, by route template (never the raw
-/// path: ids and garbage would make label values without end), method and
+/// Counts a request and its time, by route template (never the raw path:
+/// ids and garbage would make label values without end), method and
 /// status: `http_requests_total` and `http_request_duration_seconds`.
-pub fn record_request<S, B>(
-    request: ServiceRequest,
-    service: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody + 'static,
-{
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    service.call(request).map(move |result| {
-        let status = match &result {
-            Ok(response) => response.status(),
-            Err(error) => error.as_response_error().status_code(),
-        };
-        let labels = [
-            ("method", method.to_owned()),
-            ("route", route),
-            ("status", status.as_u16().to_string()),
-        ];
-        metrics::counter!("http_requests_total", &labels).increment(1);
-        metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed());
-        result
-    })
+pub fn record_request(method: &'static str, route: &str, status: StatusCode, elapsed: Duration) {
+    let labels = [
+        ("method", SharedString::const_str(method)),
+        ("route", SharedString::from_owned(route.to_owned())),
+        ("status", SharedString::from_owned(status.as_u16().to_string())),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed);
 }
 
 /// Counts the domain's authentication events as `auth_events_total{event}`,

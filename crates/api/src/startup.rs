@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use blog_domain::ports::{
@@ -30,15 +29,13 @@ use blog_infra::{
 use futures_util::FutureExt;
 use secrecy::SecretString;
 use tokio::sync::watch;
-use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::client::TrustedProxies;
 use crate::configuration::{Profile, ServerSettings, Settings, check_secret};
 use crate::error::{ApiError, error_chain, jsonify_error_response};
 use crate::extract::BodyReading;
 use crate::state::{AppState, ReadinessCheck};
-use crate::telemetry::RequestSpan;
-use crate::{metrics, routes};
+use crate::{metrics, routes, telemetry};
 
 /// Why the service cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -149,9 +146,7 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(jsonify_error_response))
                 .wrap_fn(docs_content_security_policy)
                 .wrap(security_headers(hsts))
-                .wrap_fn(echo_request_id)
-                .wrap_fn(metrics::record_request)
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap_fn(telemetry::observe)
         });
         let mut server = match tls {
             Some(config) => server.listen_rustls_0_23(listener, config)?,
@@ -633,32 +628,6 @@ where
                         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
                     ),
                 );
-            }
-            response
-        })
-    })
-}
-
-/// Returns the request id of the log's request span as `X-Request-Id`, so a
-/// client can quote it in a report.
-fn echo_request_id<S, B>(
-    request: ServiceRequest,
-    service: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody + 'static,
-{
-    let id = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| HeaderValue::from_str(&id.to_string()).ok());
-    service.call(request).map(move |result| {
-        result.map(|mut response| {
-            if let Some(id) = id {
-                response
-                    .headers_mut()
-                    .insert(HeaderName::from_static("x-request-id"), id);
             }
             response
         })

@@ -2,24 +2,26 @@
 
 use std::io::{BufWriter, IsTerminal};
 
+use std::time::Instant;
+
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
-use tracing::Span;
-use tracing::field::Empty;
-use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use blog_domain::UserId;
+use futures_util::FutureExt;
+use tracing::Instrument;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
-use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use uuid::Uuid;
 
 use crate::client::client_address;
 use crate::configuration::{LogFormat, LogSettings};
-use crate::metrics::AuthEventMetrics;
+use crate::metrics::{self, AuthEventMetrics};
 
 /// Keeps the log writer's thread running; dropping it writes out what is
 /// still queued. Hold it until the process ends.
@@ -49,10 +51,7 @@ pub fn init(settings: &LogSettings) -> LogGuard {
         .buffered_lines_limit(8192)
         .thread_name("log-writer")
         .finish(BufWriter::new(std::io::stdout()));
-    // A line when each request's span closes: method, route, status, time.
-    let logs = tracing_subscriber::fmt::layer()
-        .with_writer(stdout)
-        .with_span_events(FmtSpan::CLOSE);
+    let logs = tracing_subscriber::fmt::layer().with_writer(stdout);
     let registry = tracing_subscriber::registry().with(auth_events);
     let _already_set = match settings.format {
         LogFormat::Json => registry
@@ -60,7 +59,7 @@ pub fn init(settings: &LogSettings) -> LogGuard {
                 logs.json()
                     .flatten_event(true)
                     .with_current_span(true)
-                    // The request's span is already there, under "span".
+                    // The request's span (its id) is there, under "span".
                     .with_span_list(false)
                     .with_filter(filter),
             )
@@ -76,50 +75,78 @@ pub fn init(settings: &LogSettings) -> LogGuard {
     LogGuard { _writer: guard }
 }
 
-/// The span of each request: method, route template, path without its query
-/// (a token put in `?access_token=` never reaches the log), the client
-/// address as the trusted proxies decide it (not as the client claims),
-/// the user agent with control characters escaped, and the user id once
-/// the access token is checked.
-pub struct RequestSpan;
+/// Observes every request, as the outermost middleware: gives it an id
+/// (echoed as `X-Request-Id`, so a client can quote it in a report) and a
+/// span carrying that id, for whatever is logged while it runs; then, once
+/// answered, counts and times it (see [`metrics::record_request`]) and
+/// writes its access line under the target `blog::http`.
+///
+/// The line is one event with the request's fields (method, route
+/// template, path without its query, status, latency, client address as
+/// the trusted proxies decide it, escaped user agent, request id and the
+/// authenticated user): a span holding them, logged when it closed, made
+/// the JSON formatter re-parse and re-write them at every recorded field
+/// and again for the line, which cost more than a small request itself.
+pub fn observe<S, B>(
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody + 'static,
+{
+    let started = Instant::now();
+    let id = Uuid::new_v4();
+    let method = metrics::method_label(request.method());
+    let route = request.match_pattern();
+    let path = escaped(request.path());
+    let span = tracing::info_span!("request", request_id = %id);
+    // Extractors start in `call`: what they log belongs to the request too.
+    let answer = span.in_scope(|| service.call(request)).instrument(span);
+    answer.map(move |mut result| {
+        let status = match &result {
+            Ok(response) => response.status(),
+            Err(error) => error.as_response_error().status_code(),
+        };
+        let elapsed = started.elapsed();
+        let route = route.as_deref().unwrap_or("unmatched");
+        metrics::record_request(method, route, status, elapsed);
+        let request = result.as_ref().ok().map(ServiceResponse::request);
+        let client_ip = request.and_then(client_address);
+        let user_agent = request
+            .and_then(|request| request.headers().get(header::USER_AGENT))
+            .map(|value| escaped(&String::from_utf8_lossy(value.as_bytes())));
+        let user_id = request.and_then(|request| request.extensions().get::<UserId>().copied());
+        tracing::info!(
+            target: ACCESS_LOG,
+            // A dotted name first would be ambiguous to the macro.
+            request_id = %id,
+            http.method = method,
+            http.route = route,
+            http.path = path,
+            http.status_code = status.as_u16(),
+            http.client_ip = client_ip.map(tracing::field::display),
+            http.user_agent = user_agent,
+            user_id = user_id.map(UserId::get),
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request",
+        );
+        if let Ok(response) = &mut result
+            && let Ok(id) = HeaderValue::from_str(&id.to_string())
+        {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        result
+    })
+}
+
+/// The target of the access lines.
+pub const ACCESS_LOG: &str = "blog::http";
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest user agent logged.
 const MAX_USER_AGENT_CHARS: usize = 256;
-
-impl RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        let client_ip = client_address(request.request());
-        let user_agent = request
-            .headers()
-            .get(header::USER_AGENT)
-            .map(|value| escaped(&String::from_utf8_lossy(value.as_bytes())))
-            .unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "default".into());
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        tracing::info_span!(
-            "HTTP request",
-            http.method = %request.method(),
-            http.route = %route,
-            http.path = %escaped(request.path()),
-            http.client_ip = %client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            http.user_agent = %user_agent,
-            http.status_code = Empty,
-            otel.status_code = Empty,
-            request_id = %request_id,
-            user_id = Empty,
-            exception.message = Empty,
-            exception.details = Empty,
-        )
-    }
-
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
-    }
-}
 
 /// Client text made safe for a log line: control characters escaped, and
 /// cut to a bounded length.

@@ -343,11 +343,21 @@ fn development_serves_logs_auth_events_without_secrets_and_stops_on_sigterm() {
         "{log:?}"
     );
 
-    assert!(
-        log.iter()
-            .any(|line| line.contains("\"http.route\":\"/api/v1/logout\"")
-                && line.contains("\"user_id\":1")),
-        "the request span names the authenticated user: {log:?}"
+    // The access line of the logout: one JSON object with the request's fields.
+    let logout = log
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["http.route"] == "/api/v1/logout")
+        .unwrap_or_else(|| panic!("no access line of the logout: {log:?}"));
+    assert_eq!(logout["target"], "blog::http", "{logout}");
+    assert_eq!(logout["http.method"], "POST", "{logout}");
+    assert_eq!(logout["http.status_code"], 200, "{logout}");
+    assert_eq!(logout["user_id"], 1, "the authenticated user: {logout}");
+    assert!(logout["latency_ms"].as_f64().is_some(), "{logout}");
+    assert_eq!(
+        logout["request_id"].as_str().map(str::len),
+        Some(36),
+        "a UUID: {logout}"
     );
     let log = log.join("\n");
     for event in [
