@@ -54,7 +54,7 @@ impl FromRequest for AuthenticatedUser {
         Box::pin(async move {
             // Then its session, from the store.
             let principal = state
-                .sessions(move |sessions| sessions.authenticate_verified(&access))
+                .read(move |services| services.sessions.authenticate_verified(&access))
                 .await?;
             // For the access line.
             request.extensions_mut().insert(principal.user_id);

@@ -83,7 +83,10 @@ pub fn record_request(method: &'static str, route: &str, status: StatusCode, ela
     let labels = [
         ("method", SharedString::const_str(method)),
         ("route", SharedString::from_owned(route.to_owned())),
-        ("status", SharedString::from_owned(status.as_u16().to_string())),
+        (
+            "status",
+            SharedString::from_owned(status.as_u16().to_string()),
+        ),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed);

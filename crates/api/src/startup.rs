@@ -34,7 +34,7 @@ use crate::client::TrustedProxies;
 use crate::configuration::{Profile, ServerSettings, Settings, check_secret};
 use crate::error::{ApiError, error_chain, jsonify_error_response};
 use crate::extract::BodyReading;
-use crate::state::{AppState, ReadinessCheck};
+use crate::state::{AppState, ReadThreads, ReadinessCheck};
 use crate::{metrics, routes, telemetry};
 
 /// Why the service cannot start.
@@ -410,8 +410,9 @@ fn app_state(
         users = users.with_rate_limits(limiter, limits);
     }
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
+    let reads = ReadThreads::new(pool.concurrent_reads())?;
     let readiness = readiness_check(pool, up_to_date);
-    Ok(AppState::new(users, sessions, posts, readiness).with_jwks(jwks))
+    Ok(AppState::new(users, sessions, posts, readiness, reads).with_jwks(jwks))
 }
 
 /// The two-factor cryptography with the configured key, which production

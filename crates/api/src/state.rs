@@ -1,7 +1,10 @@
-//! What every handler shares, and the one way to run domain code: on the
-//! blocking pool, in the request's span.
+//! What every handler shares, and the two ways to run domain code, both
+//! off the async workers and in the request's span: on tokio's blocking
+//! pool, or, for use cases that only read the store, on the read threads.
 
 use std::sync::Arc;
+
+use tokio::runtime::{Builder, Runtime};
 
 use blog_domain::ports::RepositoryError;
 use blog_domain::{DomainError, PostService, SessionService, UserService, VerifiedAccess};
@@ -20,6 +23,18 @@ pub struct AppState {
     readiness: ReadinessCheck,
     /// The public keys that verify our tokens, as JWKs (RFC 7517).
     jwks: Arc<[serde_json::Value]>,
+    reads: ReadThreads,
+}
+
+/// The services, for a use case on the read threads.
+#[derive(Clone)]
+pub struct Services {
+    /// Users.
+    pub users: UserService,
+    /// Sessions.
+    pub sessions: SessionService,
+    /// Posts.
+    pub posts: PostService,
 }
 
 impl AppState {
@@ -30,6 +45,7 @@ impl AppState {
         sessions: SessionService,
         posts: PostService,
         readiness: ReadinessCheck,
+        reads: ReadThreads,
     ) -> Self {
         Self {
             users,
@@ -37,6 +53,7 @@ impl AppState {
             posts,
             readiness,
             jwks: Arc::new([]),
+            reads,
         }
     }
 
@@ -92,6 +109,27 @@ impl AppState {
         blocking(move || f(&sessions)).await
     }
 
+    /// Runs `f`, a use case that only reads the store and waits for nothing
+    /// else (no hash, no write), on the read threads.
+    ///
+    /// # Errors
+    /// `f`'s error, or 500 if it panicked.
+    pub async fn read<T, E>(
+        &self,
+        f: impl FnOnce(&Services) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let services = Services {
+            users: self.users.clone(),
+            sessions: self.sessions.clone(),
+            posts: self.posts.clone(),
+        };
+        self.reads.run(move || f(&services)).await
+    }
+
     /// Runs `f` on the post service on the blocking pool.
     ///
     /// # Errors
@@ -118,18 +156,85 @@ impl AppState {
     }
 }
 
-/// Runs blocking work off the async workers, inside the caller's span; a
-/// panic in it becomes a 500.
+/// Runs blocking work on tokio's blocking pool, inside the caller's span;
+/// a panic in it becomes a 500.
 async fn blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, ApiError>
 where
     T: Send + 'static,
     E: Into<ApiError> + Send + 'static,
 {
+    answer(tokio::task::spawn_blocking(in_span(f))).await
+}
+
+fn in_span<R>(f: impl FnOnce() -> R) -> impl FnOnce() -> R {
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(f))
+    move || span.in_scope(f)
+}
+
+async fn answer<T, E>(handle: tokio::task::JoinHandle<Result<T, E>>) -> Result<T, ApiError>
+where
+    E: Into<ApiError>,
+{
+    handle
         .await
         .map_err(ApiError::internal)?
         .map_err(Into::into)
+}
+
+/// A few threads for the reads of the store, apart from tokio's blocking
+/// pool. That pool grows to a thread for every call in flight (the
+/// hashes and SQLite writes it waits for keep a thread each), and wakes an
+/// idle one for every call: under load, a read paid more to reach its
+/// thread and back than to run. Here, while reads wait, a thread that
+/// finishes one takes the next without sleeping, and no more reads run
+/// at once than the store can serve (the pool's connections are never
+/// waited for by more threads than it has).
+pub struct ReadThreads {
+    /// A runtime for its blocking pool only: tokio's pool with its own
+    /// bound. `None` once dropped.
+    runtime: Option<Runtime>,
+}
+
+impl ReadThreads {
+    /// `threads` threads at most (at least one), started as reads come and
+    /// stopped after ten idle seconds.
+    ///
+    /// # Errors
+    /// When the runtime cannot be built.
+    pub fn new(threads: usize) -> std::io::Result<Self> {
+        let runtime = Builder::new_current_thread()
+            .max_blocking_threads(threads.max(1))
+            .thread_name("db-read")
+            .build()?;
+        Ok(Self {
+            runtime: Some(runtime),
+        })
+    }
+
+    async fn run<T, E>(
+        &self,
+        f: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let Some(runtime) = &self.runtime else {
+            return Err(ApiError::internal("the read threads have stopped"));
+        };
+        answer(runtime.spawn_blocking(in_span(f))).await
+    }
+}
+
+impl Drop for ReadThreads {
+    /// Leaves reads under way to finish on their own: a runtime must not
+    /// wait for its threads where the server's state is dropped (an async
+    /// worker, in tests).
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +248,45 @@ mod tests {
             result.map_err(|e| e.code()).err(),
             Some(crate::error::ErrorCode::InternalError)
         );
+    }
+
+    #[actix_web::test]
+    async fn a_panic_on_the_read_threads_is_a_500_and_they_go_on() {
+        let reads = ReadThreads::new(1).unwrap();
+        let result = reads
+            .run(|| -> Result<(), ApiError> { panic!("boom") })
+            .await;
+        assert_eq!(
+            result.map_err(|e| e.code()).err(),
+            Some(crate::error::ErrorCode::InternalError)
+        );
+        assert_eq!(reads.run(|| Ok::<_, ApiError>(7)).await.ok(), Some(7));
+    }
+
+    #[actix_web::test]
+    async fn reads_beyond_the_threads_wait_their_turn_and_all_run() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+
+        let reads = ReadThreads::new(2).unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let calls = (0..12).map(|n| {
+            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+            reads.run(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, ApiError>(n)
+            })
+        });
+        let answers: Vec<_> = futures_util::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|answer| answer.ok())
+            .collect();
+        assert_eq!(answers, (0..12).map(Some).collect::<Vec<_>>());
+        assert_eq!(most.load(Ordering::SeqCst), 2, "two threads, two at once");
     }
 }

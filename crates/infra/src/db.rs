@@ -59,6 +59,20 @@ impl DbPool {
     pub fn state(&self) -> r2d2::State {
         self.connections.state()
     }
+
+    /// How many reads can usefully run at once. On SQLite, one per CPU (at
+    /// most one per connection): a read is CPU work on a local file, and
+    /// more of them at once only wait. On PostgreSQL, one per connection:
+    /// a read mostly waits for the server.
+    pub fn concurrent_reads(&self) -> usize {
+        let connections = usize::try_from(self.connections.max_size()).unwrap_or(usize::MAX);
+        match self.writer {
+            Some(_) => std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(connections),
+            None => connections,
+        }
+    }
 }
 
 /// Which database a URL names.

@@ -137,7 +137,7 @@ pub async fn list(
     let page_request = page_request(params.page, params.per_page)?;
     let author = params.user_id.map(UserId::new).transpose()?;
     let page = state
-        .posts(move |posts| posts.list(author, page_request))
+        .read(move |services| services.posts.list(author, page_request))
         .await?;
     let filters: Vec<_> = author
         .map(|id| ("user_id", id.to_string()))
@@ -164,7 +164,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<web::Json<PostBody>, ApiError> {
     let id = post_id(&path)?;
-    let post = state.posts(move |posts| posts.get(id)).await?;
+    let post = state.read(move |services| services.posts.get(id)).await?;
     Ok(web::Json(post.into()))
 }
 

@@ -90,7 +90,7 @@ pub async fn list(
     let caller = user.0;
     let current = caller.session_id.clone();
     let page = state
-        .sessions(move |sessions| sessions.sessions(&caller, page_request))
+        .read(move |services| services.sessions.sessions(&caller, page_request))
         .await?;
     Ok(paginated(&request, &[], page, |sessions| SessionList {
         sessions: sessions

@@ -90,7 +90,9 @@ pub async fn list(
     params: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page_request = params.request()?;
-    let page = state.users(move |users| users.list(page_request)).await?;
+    let page = state
+        .read(move |services| services.users.list(page_request))
+        .await?;
     Ok(paginated(&request, &[], page, |users| UserList {
         users: users.into_iter().map(UserBody::from).collect(),
     }))
@@ -113,7 +115,7 @@ pub async fn me(
     state: web::Data<AppState>,
 ) -> Result<web::Json<UserBody>, ApiError> {
     let id = user.0.user_id;
-    let user = state.users(move |users| users.get(id)).await?;
+    let user = state.read(move |services| services.users.get(id)).await?;
     Ok(web::Json(user.into()))
 }
 
@@ -203,7 +205,7 @@ pub async fn events(
     let page_request = params.0?.request()?;
     let id = user.0.user_id;
     let page = state
-        .users(move |users| users.events(id, page_request))
+        .read(move |services| services.users.events(id, page_request))
         .await?;
     Ok(paginated(&request, &[], page, |events| EventList {
         events: events.into_iter().map(EventBody::from).collect(),
