@@ -2,6 +2,7 @@
 //! authentication events counted from the domain's `blog::auth` events, and
 //! the admin listener that serves them apart from the public API.
 
+use std::borrow::Cow;
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -79,10 +80,15 @@ pub fn method_label(method: &Method) -> &'static str {
 /// Counts a request and its time, by route template (never the raw path:
 /// ids and garbage would make label values without end), method and
 /// status: `http_requests_total` and `http_request_duration_seconds`.
-pub fn record_request(method: &'static str, route: &str, status: StatusCode, elapsed: Duration) {
+pub fn record_request(
+    method: &'static str,
+    route: Cow<'static, str>,
+    status: StatusCode,
+    elapsed: Duration,
+) {
     let labels = [
         ("method", SharedString::const_str(method)),
-        ("route", SharedString::from_owned(route.to_owned())),
+        ("route", SharedString::from(route)),
         (
             "status",
             SharedString::from_owned(status.as_u16().to_string()),

@@ -2,12 +2,13 @@
 
 use std::io::{BufWriter, IsTerminal};
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, HttpRequest};
 use blog_domain::UserId;
 use futures_util::FutureExt;
 use tracing::Instrument;
@@ -98,7 +99,6 @@ where
     let started = Instant::now();
     let id = Uuid::new_v4();
     let method = metrics::method_label(request.method());
-    let route = request.match_pattern();
     let path = escaped(request.path());
     let span = tracing::info_span!("request", request_id = %id);
     // Extractors start in `call`: what they log belongs to the request too.
@@ -109,9 +109,9 @@ where
             Err(error) => error.as_response_error().status_code(),
         };
         let elapsed = started.elapsed();
-        let route = route.as_deref().unwrap_or("unmatched");
-        metrics::record_request(method, route, status, elapsed);
         let request = result.as_ref().ok().map(ServiceResponse::request);
+        let route = request.map_or(Cow::Borrowed(UNKNOWN_ROUTE), route_of);
+        metrics::record_request(method, route.clone(), status, elapsed);
         let client_ip = request.and_then(client_address);
         let user_agent = request
             .and_then(|request| request.headers().get(header::USER_AGENT))
@@ -122,7 +122,7 @@ where
             // A dotted name first would be ambiguous to the macro.
             request_id = %id,
             http.method = method,
-            http.route = route,
+            http.route = &*route,
             http.path = path,
             http.status_code = status.as_u16(),
             http.client_ip = client_ip.map(tracing::field::display),
@@ -139,6 +139,26 @@ where
         result
     })
 }
+
+/// The path template of a resource, kept with it by the router's
+/// configuration: the route of a request without matching its path again.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTemplate(pub &'static str);
+
+/// The route of a request: its resource's template; for the few resources
+/// without one (the docs' files), the pattern matched; `unmatched` for a
+/// path that no route serves.
+fn route_of(request: &HttpRequest) -> Cow<'static, str> {
+    match request.app_data::<RouteTemplate>() {
+        Some(template) => Cow::Borrowed(template.0),
+        None => request
+            .match_pattern()
+            .map_or(Cow::Borrowed("unmatched"), Cow::Owned),
+    }
+}
+
+/// The route of a request whose handler panicked: its request is gone.
+const UNKNOWN_ROUTE: &str = "unknown";
 
 /// The target of the access lines.
 pub const ACCESS_LOG: &str = "blog::http";

@@ -14,6 +14,7 @@ use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, Route, 
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, method_not_allowed};
+use crate::telemetry::RouteTemplate;
 
 /// Mounts every route, and the interactive docs at `/docs/`. Each resource
 /// answers its other methods with 405 and an `Allow` made from the routes
@@ -83,7 +84,7 @@ pub fn route_table() -> Vec<(String, Vec<&'static str>)> {
                 .filter(|method| *method != "HEAD")
                 .collect();
             methods.sort_unstable();
-            (endpoint.path, methods)
+            (endpoint.path.to_owned(), methods)
         })
         .collect();
     table.sort();
@@ -93,15 +94,15 @@ pub fn route_table() -> Vec<(String, Vec<&'static str>)> {
 /// A resource and the methods it answers, so that `Allow` (RFC 9110
 /// §15.5.6) is made from the routes themselves.
 struct Endpoint {
-    path: String,
+    path: &'static str,
     resource: Resource,
     methods: Vec<&'static str>,
 }
 
 impl Endpoint {
-    fn new(path: &str) -> Self {
+    fn new(path: &'static str) -> Self {
         Self {
-            path: path.to_owned(),
+            path,
             resource: web::resource(path),
             methods: Vec::new(),
         }
@@ -156,13 +157,16 @@ impl Endpoint {
         self.route(web::delete(), &["DELETE"], handler)
     }
 
-    /// The resource, with 405 and `Allow` for every other method.
+    /// The resource, with 405 and `Allow` for every other method, and its
+    /// path template for the logs and metrics.
     fn build(self) -> Resource {
         let allow = self.methods.join(", ");
-        self.resource.default_service(web::to(move || {
-            let allow = allow.clone();
-            async move { method_not_allowed(&allow) }
-        }))
+        self.resource
+            .app_data(RouteTemplate(self.path))
+            .default_service(web::to(move || {
+                let allow = allow.clone();
+                async move { method_not_allowed(&allow) }
+            }))
     }
 }
 

@@ -67,6 +67,7 @@ async fn metrics_move_with_the_traffic_on_the_admin_listener_only() {
     for id in [1, 2, 999] {
         app.get(&format!("/api/v1/posts/{id}")).await;
     }
+    app.get("/api/v1/no/such/path/42").await;
     app.post_auth("/api/v1/logout", &tokens.access, &json!({}))
         .await;
     let after = scrape(&app).await;
@@ -87,6 +88,10 @@ async fn metrics_move_with_the_traffic_on_the_admin_listener_only() {
         (
             r#"http_request_duration_seconds_count{method="GET",route="/api/v1/posts/{id}",status="404"}"#,
             2.0,
+        ),
+        (
+            r#"http_requests_total{method="GET",route="unmatched",status="404"}"#,
+            1.0,
         ),
         (r#"auth_events_total{event="registered"}"#, 1.0),
         (r#"auth_events_total{event="login_succeeded"}"#, 1.0),
