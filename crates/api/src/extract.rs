@@ -6,10 +6,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
+use actix_web::error::QueryPayloadError;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::mime;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use blog_domain::{Client, PageRequest, Principal, UserAgent, ValidationError};
+use actix_web::{FromRequest, HttpRequest, web};
+use blog_domain::{Client, PageRequest, UserAgent, ValidationError, VerifiedAccess};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -23,43 +24,51 @@ use crate::state::AppState;
 /// Longest bearer token looked at; ours are well under 1 KiB.
 const MAX_TOKEN_BYTES: usize = 4096;
 
-/// The caller, authenticated by the access token of the `Authorization:
-/// Bearer` header: its signature, type, expiry, and a live session. Tokens
-/// anywhere else (query string, body, cookie) are ignored.
-#[derive(Debug)]
-pub struct AuthenticatedUser(pub Principal);
+/// The caller, by the access token of the `Authorization: Bearer` header.
+/// Tokens anywhere else (query string, body, cookie) are ignored.
+///
+/// The token itself (signature, type, expiry) is checked here, on the
+/// async worker: a bad one costs no trip off it. Its session is checked
+/// with the handler's work, in the same trip ([`AppState::as_caller`],
+/// [`AppState::read_as`]): a request waits for one thread, not two.
+pub struct AuthenticatedUser {
+    access: VerifiedAccess,
+    /// Where the user id goes, once the session is checked, for the
+    /// request's access line.
+    request: HttpRequest,
+}
+
+impl AuthenticatedUser {
+    /// The verified token, and the request to record the caller in.
+    pub(crate) fn into_parts(self) -> (VerifiedAccess, HttpRequest) {
+        (self.access, self.request)
+    }
+}
 
 impl FromRequest for AuthenticatedUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
+        let Some(state) = request.app_data::<web::Data<AppState>>() else {
             return Box::pin(async { Err(ApiError::internal("AppState is not registered")) });
         };
-        // The token itself here, on this worker (pure CPU): a bad one costs
-        // no trip to the blocking pool.
-        let access =
-            match bearer_token(request.headers()).and_then(|token| state.verify_access(&token)) {
-                Ok(access) => access,
-                Err(error) => {
-                    let unread = discard_small_body(request, payload);
-                    return Box::pin(async move {
-                        unread.await;
-                        Err(error)
-                    });
-                }
-            };
-        let request = request.clone();
-        Box::pin(async move {
-            // Then its session, from the store.
-            let principal = state
-                .read(move |services| services.sessions.authenticate_verified(&access))
-                .await?;
-            // For the access line.
-            request.extensions_mut().insert(principal.user_id);
-            Ok(Self(principal))
-        })
+        match bearer_token(request.headers()).and_then(|token| state.verify_access(&token)) {
+            Ok(access) => {
+                let caller = Self {
+                    access,
+                    request: request.clone(),
+                };
+                Box::pin(async { Ok(caller) })
+            }
+            Err(error) => {
+                let unread = discard_small_body(request, payload);
+                Box::pin(async move {
+                    unread.await;
+                    Err(error)
+                })
+            }
+        }
     }
 }
 
@@ -139,6 +148,28 @@ impl FromRequest for ClientInfo {
             user_agent,
         })))
     }
+}
+
+/// The checked `page` and `per_page` of the query string, with its error
+/// kept for the handler (as [`Deferred`] keeps one) rather than answered,
+/// so that a bad query answers 400 only after the token had its 401.
+pub struct Paging(pub Result<PageRequest, ApiError>);
+
+impl FromRequest for Paging {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let paging = web::Query::<PageParams>::from_query(request.query_string())
+            .map_err(invalid_query)
+            .and_then(|params| params.request());
+        std::future::ready(Ok(Self(paging)))
+    }
+}
+
+/// The 400 of a query string that is not what the endpoint reads.
+pub fn invalid_query(error: QueryPayloadError) -> ApiError {
+    ApiError::bad_request(format!("Invalid query string: {error}"))
 }
 
 /// `?page=&per_page=` as received; [`page_request`] checks the bounds.

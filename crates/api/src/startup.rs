@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use crate::client::TrustedProxies;
 use crate::configuration::{Profile, ServerSettings, Settings, check_secret};
 use crate::error::{ApiError, error_chain, jsonify_error_response};
-use crate::extract::BodyReading;
+use crate::extract::{self, BodyReading};
 use crate::state::{AppState, ReadThreads, ReadinessCheck};
 use crate::{metrics, routes, telemetry};
 
@@ -137,9 +137,10 @@ impl Application {
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(body_reading.clone())
                 .app_data(proxies.clone())
-                .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                    ApiError::bad_request(format!("Invalid query string: {error}")).into()
-                }))
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|error, _| extract::invalid_query(error).into()),
+                )
                 .configure(routes::configure)
                 .default_service(web::to(routes::no_route))
                 .wrap_fn(catch_panic)

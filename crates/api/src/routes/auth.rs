@@ -216,9 +216,14 @@ pub async fn logout(
     client: ClientInfo,
     body: Deferred<OptionalJson<LogoutRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let refresh_token = body.0?.0.and_then(|body| body.refresh_token);
     state
-        .sessions(move |sessions| sessions.logout(&user.0, refresh_token.as_ref(), &client.0))
+        .as_caller(user, move |services, caller| {
+            let refresh_token = body.0?.0.and_then(|body| body.refresh_token);
+            services
+                .sessions
+                .logout(caller, refresh_token.as_ref(), &client.0)
+                .map_err(ApiError::from)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(MessageBody::new("Successfully logged out")))
 }
@@ -242,7 +247,9 @@ pub async fn logout_all(
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .sessions(move |sessions| sessions.logout_all(&user.0, &client.0))
+        .as_caller(user, move |services, caller| {
+            services.sessions.logout_all(caller, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(MessageBody::new("Logged out of every session")))
 }

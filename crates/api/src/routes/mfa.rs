@@ -67,7 +67,9 @@ pub async fn start(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let enrolment = state.users(move |users| users.start_totp(&user.0)).await?;
+    let enrolment = state
+        .as_caller(user, |services, caller| services.users.start_totp(caller))
+        .await?;
     Ok(HttpResponse::Ok().json(EnrolmentBody {
         secret: enrolment.secret.expose_secret().to_owned(),
         otpauth_uri: enrolment.otpauth_uri.expose_secret().to_owned(),
@@ -99,9 +101,14 @@ pub async fn confirm(
     client: ClientInfo,
     body: Deferred<Json<CodeRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(CodeRequest { code }) = body.0?;
     let codes = state
-        .users(move |users| users.confirm_totp(&user.0, code.expose_secret(), &client.0))
+        .as_caller(user, move |services, caller| {
+            let Json(CodeRequest { code }) = body.0?;
+            services
+                .users
+                .confirm_totp(caller, code.expose_secret(), &client.0)
+                .map_err(ApiError::from)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes {
         recovery_codes: codes
@@ -138,9 +145,14 @@ pub async fn disable(
     client: ClientInfo,
     body: Deferred<Json<DisableRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(DisableRequest { password, code }) = body.0?;
     state
-        .users(move |users| users.disable_totp(&user.0, &password, code.expose_secret(), &client.0))
+        .as_caller(user, move |services, caller| {
+            let Json(DisableRequest { password, code }) = body.0?;
+            services
+                .users
+                .disable_totp(caller, &password, code.expose_secret(), &client.0)
+                .map_err(ApiError::from)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

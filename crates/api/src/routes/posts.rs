@@ -191,10 +191,15 @@ pub async fn create(
     state: web::Data<AppState>,
     body: Deferred<Json<NewPostRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(NewPostRequest { title, content }) = body.0?;
-    let (title, content) = (PostTitle::parse(&title)?, PostContent::parse(content)?);
     let post = state
-        .posts(move |posts| posts.create(user.0.user_id, title, content))
+        .as_caller(user, move |services, caller| {
+            let Json(NewPostRequest { title, content }) = body.0?;
+            let (title, content) = (PostTitle::parse(&title)?, PostContent::parse(content)?);
+            services
+                .posts
+                .create(caller.user_id, title, content)
+                .map_err(ApiError::from)
+        })
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/posts/{}", post.id)))
@@ -229,10 +234,9 @@ pub async fn update(
     state: web::Data<AppState>,
     body: Deferred<Json<PostUpdateRequest>>,
 ) -> Result<web::Json<PostBody>, ApiError> {
-    let id = post_id(&path)?;
-    let actor = user.0.user_id;
     let post = state
-        .posts(move |posts| {
+        .as_caller(user, move |services, caller| {
+            let (id, actor, posts) = (post_id(&path)?, caller.user_id, &services.posts);
             posts.editable(actor, id)?;
             let changes = body.0.and_then(|Json(body)| body.into_changes())?;
             posts.update(actor, id, &changes).map_err(ApiError::from)
@@ -261,9 +265,13 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = post_id(&path)?;
     state
-        .posts(move |posts| posts.delete(user.0.user_id, id))
+        .as_caller(user, move |services, caller| {
+            services
+                .posts
+                .delete(caller.user_id, post_id(&path)?)
+                .map_err(ApiError::from)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,5 @@
 //! `/api/v1/sessions`: the caller's logins, and ending them.
 
-use actix_web::web::Query;
 use actix_web::{HttpRequest, HttpResponse, web};
 use blog_domain::{DomainError, Resource, Session, SessionId};
 use serde::Serialize;
@@ -8,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::paginated;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedUser, ClientInfo, Deferred, PageParams};
+use crate::extract::{AuthenticatedUser, ClientInfo, PageParams, Paging};
 use crate::state::AppState;
 
 /// A login session as its user sees it: never a token.
@@ -83,14 +82,14 @@ pub async fn list(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
     request: HttpRequest,
-    params: Deferred<Query<PageParams>>,
+    paging: Paging,
 ) -> actix_web::Result<HttpResponse> {
-    // Deferred: a bad query answers 400 only after the token had its 401.
-    let page_request = params.0?.request()?;
-    let caller = user.0;
-    let current = caller.session_id.clone();
-    let page = state
-        .read(move |services| services.sessions.sessions(&caller, page_request))
+    let (page, current) = state
+        .read_as(user, move |services, caller| {
+            let page_request = paging.0?;
+            let page = services.sessions.sessions(caller, page_request)?;
+            Ok::<_, ApiError>((page, caller.session_id.clone()))
+        })
         .await?;
     Ok(paginated(&request, &[], page, |sessions| SessionList {
         sessions: sessions
@@ -121,10 +120,12 @@ pub async fn end(
     client: ClientInfo,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = SessionId::parse(path.into_inner())
-        .map_err(|_| DomainError::NotFound(Resource::Session))?;
     state
-        .sessions(move |sessions| sessions.end_session(&user.0, &id, &client.0))
+        .as_caller(user, move |services, caller| {
+            let id = SessionId::parse(path.into_inner())
+                .map_err(|_| DomainError::NotFound(Resource::Session))?;
+            services.sessions.end_session(caller, &id, &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::auth::{Credentials, MessageBody};
 use super::paginated;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedUser, ClientInfo, Deferred, Json, PageParams};
+use crate::extract::{AuthenticatedUser, ClientInfo, Deferred, Json, PageParams, Paging};
 use crate::state::AppState;
 
 /// A user as clients see it: never a password or hash.
@@ -114,8 +114,9 @@ pub async fn me(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
 ) -> Result<web::Json<UserBody>, ApiError> {
-    let id = user.0.user_id;
-    let user = state.read(move |services| services.users.get(id)).await?;
+    let user = state
+        .read_as(user, |services, caller| services.users.get(caller.user_id))
+        .await?;
     Ok(web::Json(user.into()))
 }
 
@@ -199,13 +200,16 @@ pub async fn events(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
     request: HttpRequest,
-    params: Deferred<Query<PageParams>>,
+    paging: Paging,
 ) -> actix_web::Result<HttpResponse> {
-    // Deferred: a bad query answers 400 only after the token had its 401.
-    let page_request = params.0?.request()?;
-    let id = user.0.user_id;
     let page = state
-        .read(move |services| services.users.events(id, page_request))
+        .read_as(user, move |services, caller| {
+            let page_request = paging.0?;
+            services
+                .users
+                .events(caller.user_id, page_request)
+                .map_err(ApiError::from)
+        })
         .await?;
     Ok(paginated(&request, &[], page, |events| EventList {
         events: events.into_iter().map(EventBody::from).collect(),
@@ -250,13 +254,16 @@ pub async fn change_password(
     client: ClientInfo,
     body: Deferred<Json<PasswordChange>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(PasswordChange {
-        current_password,
-        new_password,
-    }) = body.0?;
     state
-        .users(move |users| {
-            users.change_password(&user.0, &current_password, new_password, &client.0)
+        .as_caller(user, move |services, caller| {
+            let Json(PasswordChange {
+                current_password,
+                new_password,
+            }) = body.0?;
+            services
+                .users
+                .change_password(caller, &current_password, new_password, &client.0)
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::Ok().json(MessageBody::new("Password changed")))

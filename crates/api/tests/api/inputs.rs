@@ -20,6 +20,7 @@ blog_infra::backend_matrix!(
     compressed_bodies_are_415_and_change_nothing,
     logout_with_an_unreadable_body_answers_like_any_endpoint_and_logs_nothing_out,
     a_rejected_token_answers_401_before_a_bad_body,
+    a_revoked_session_answers_401_before_a_bad_path_query_or_body,
     only_the_canonical_decimal_form_names_a_post,
     a_trickling_or_short_body_gets_a_json_408_and_the_connection_closes,
     a_refused_token_with_a_small_body_keeps_the_connection_open,
@@ -272,6 +273,44 @@ async fn a_rejected_token_answers_401_before_a_bad_body(app: TestApp) {
         }
     }
     assert_eq!(app.get(&path).await.json(), post);
+}
+
+/// A token whose signature holds but whose session has ended is refused
+/// with the work itself, in the same trip off the worker: still before the
+/// work's own checks of path, query and body.
+async fn a_revoked_session_answers_401_before_a_bad_path_query_or_body(app: TestApp) {
+    let (_, tokens) = app.user("alice").await;
+    let post = app.create_post(&tokens.access, "title", "content").await;
+    let logout = app
+        .post_auth("/api/v1/logout", &tokens.access, &json!({}))
+        .await;
+    assert_eq!(logout.status, 200);
+    let token = tokens.access.as_str();
+    let post_path = format!("/api/v1/posts/{}", post["id"]);
+    app.post_auth("/api/v1/posts", token, &json!({"title": ""}))
+        .await
+        .assert_error(401, "token_revoked");
+    app.put_auth("/api/v1/posts/0x1", token, &json!({"title": ""}))
+        .await
+        .assert_error(401, "token_revoked");
+    app.put_auth(&post_path, token, &json!({"title": 7}))
+        .await
+        .assert_error(401, "token_revoked");
+    app.delete_auth("/api/v1/posts/0x1", token)
+        .await
+        .assert_error(401, "token_revoked");
+    app.delete_auth("/api/v1/sessions/not-an-id", token)
+        .await
+        .assert_error(401, "token_revoked");
+    for path in ["/api/v1/sessions", "/api/v1/users/me/events"] {
+        app.get_auth(&format!("{path}?per_page=0"), token)
+            .await
+            .assert_error(401, "token_revoked");
+    }
+    app.put_auth("/api/v1/users/me/password", token, &json!({}))
+        .await
+        .assert_error(401, "token_revoked");
+    assert_eq!(app.get(&post_path).await.json(), post);
 }
 
 async fn only_the_canonical_decimal_form_names_a_post(app: TestApp) {
