@@ -29,8 +29,8 @@ const MAX_TOKEN_BYTES: usize = 4096;
 ///
 /// The token itself (signature, type, expiry) is checked here, on the
 /// async worker: a bad one costs no trip off it. Its session is checked
-/// with the handler's work, in the same trip ([`AppState::as_caller`],
-/// [`AppState::read_as`]): a request waits for one thread, not two.
+/// when the handler hands over its work ([`AppState::as_caller`],
+/// [`AppState::read_as`]), before any check of the work's own.
 pub struct AuthenticatedUser {
     access: VerifiedAccess,
     /// Where the user id goes, once the session is checked, for the

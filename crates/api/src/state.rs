@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use tokio::runtime::{Builder, Runtime};
-
 use actix_web::HttpMessage;
 use blog_domain::ports::RepositoryError;
 use blog_domain::{
     DomainError, PostService, Principal, SessionService, UserService, VerifiedAccess,
 };
+use tokio::runtime::{Builder, Runtime};
 
 use crate::error::ApiError;
 use crate::extract::AuthenticatedUser;
@@ -21,16 +20,14 @@ pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), RepositoryError> + Send + S
 
 /// The services, built once at start.
 pub struct AppState {
-    users: UserService,
-    sessions: SessionService,
-    posts: PostService,
+    services: Services,
     readiness: ReadinessCheck,
     /// The public keys that verify our tokens, as JWKs (RFC 7517).
     jwks: Arc<[serde_json::Value]>,
     reads: ReadThreads,
 }
 
-/// The services, for a use case on the read threads.
+/// The services, as a use case gets them.
 #[derive(Clone)]
 pub struct Services {
     /// Users.
@@ -52,9 +49,11 @@ impl AppState {
         reads: ReadThreads,
     ) -> Self {
         Self {
-            users,
-            sessions,
-            posts,
+            services: Services {
+                users,
+                sessions,
+                posts,
+            },
             readiness,
             jwks: Arc::new([]),
             reads,
@@ -85,7 +84,7 @@ impl AppState {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let users = self.users.clone();
+        let users = self.services.users.clone();
         blocking(move || f(&users)).await
     }
 
@@ -94,7 +93,7 @@ impl AppState {
     /// # Errors
     /// 401 for a token that fails.
     pub fn verify_access(&self, token: &str) -> Result<VerifiedAccess, ApiError> {
-        Ok(self.sessions.verify_access(token)?)
+        Ok(self.services.sessions.verify_access(token)?)
     }
 
     /// Runs `f` on the session service on the blocking pool.
@@ -109,7 +108,7 @@ impl AppState {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let sessions = self.sessions.clone();
+        let sessions = self.services.sessions.clone();
         blocking(move || f(&sessions)).await
     }
 
@@ -126,7 +125,7 @@ impl AppState {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let services = self.services();
+        let services = self.services.clone();
         self.reads.run(move || f(&services)).await
     }
 
@@ -155,7 +154,7 @@ impl AppState {
             .read(move |services| services.sessions.authenticate_verified(&access))
             .await?;
         request.extensions_mut().insert(principal.user_id);
-        let services = self.services();
+        let services = self.services.clone();
         blocking(move || f(&services, &principal)).await
     }
 
@@ -185,14 +184,6 @@ impl AppState {
             .await?;
         request.extensions_mut().insert(user);
         outcome
-    }
-
-    fn services(&self) -> Services {
-        Services {
-            users: self.users.clone(),
-            sessions: self.sessions.clone(),
-            posts: self.posts.clone(),
-        }
     }
 
     /// Whether the database answers now.

@@ -1,8 +1,7 @@
 //! Logs: `tracing` with an `EnvFilter`, pretty or JSON, to stdout.
 
-use std::io::{BufWriter, IsTerminal};
-
 use std::borrow::Cow;
+use std::io::{BufWriter, IsTerminal};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -97,7 +96,7 @@ where
     B: MessageBody + 'static,
 {
     let started = Instant::now();
-    let id = Uuid::new_v4();
+    let id = Uuid::new_v4().to_string();
     let method = metrics::method_label(request.method());
     let path = escaped(request.path());
     let span = tracing::info_span!("request", request_id = %id);
@@ -132,7 +131,7 @@ where
             "request",
         );
         if let Ok(response) = &mut result
-            && let Ok(id) = HeaderValue::from_str(&id.to_string())
+            && let Ok(id) = HeaderValue::try_from(id)
         {
             response.headers_mut().insert(REQUEST_ID, id);
         }

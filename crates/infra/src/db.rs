@@ -537,6 +537,25 @@ mod tests {
     }
 
     #[test]
+    fn reads_at_once_are_one_per_cpu_on_sqlite_and_one_per_connection_on_postgres() {
+        let with = |url: &str, max_size| {
+            let options = PoolOptions {
+                max_size,
+                connection_timeout: Duration::from_secs(1),
+            };
+            pool(&DatabaseUrl::parse(url).unwrap(), &options).concurrent_reads()
+        };
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = dir.path().join("blog.db");
+        let sqlite = sqlite.to_str().unwrap();
+        assert_eq!(with(sqlite, 64), cpus.min(64));
+        assert_eq!(with(sqlite, 1), 1);
+        // Nothing connects: the pool is built unchecked.
+        assert_eq!(with("postgres://u@127.0.0.1:9/db", 16), 16);
+    }
+
+    #[test]
     fn the_url_scheme_picks_the_backend() {
         for url in ["postgres://u@127.0.0.1/db", "postgresql://u@127.0.0.1/db"] {
             assert_eq!(parsed(url), Ok((Backend::Postgres, url.to_owned())));
