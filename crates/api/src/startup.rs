@@ -64,6 +64,9 @@ pub enum StartupError {
     /// The address could not be bound.
     #[error("could not listen: {0}")]
     Io(#[from] std::io::Error),
+    /// The hashing or read threads could not be started.
+    #[error("could not start a thread")]
+    Threads(#[source] std::io::Error),
 }
 
 /// A built server, ready to run.
@@ -245,11 +248,10 @@ pub fn user_service(settings: &Settings, profile: Profile) -> Result<UserService
         events: Arc::new(DieselSecurityEventRepository::new(pool.clone())),
         mfa: Arc::new(DieselMfaRepository::new(pool)),
         two_factor: Arc::new(two_factor(settings, profile)?),
-        hasher: Arc::new(HashingPool::new(
-            hasher,
-            1,
-            HashingPool::<BcryptHasher>::DEFAULT_MAX_WAIT,
-        )?),
+        hasher: Arc::new(
+            HashingPool::new(hasher, 1, HashingPool::<BcryptHasher>::DEFAULT_MAX_WAIT)
+                .map_err(StartupError::Threads)?,
+        ),
         clock: Arc::new(SystemClock),
     }))
 }
@@ -370,11 +372,14 @@ fn app_state(
         .filter_map(|jwk| serde_json::to_value(jwk).ok())
         .collect();
     // Every hash and verification, whoever asks, takes a turn here.
-    let hasher: Arc<dyn PasswordHasher> = Arc::new(HashingPool::new(
-        hasher,
-        settings.password.hashing_threads(),
-        HashingPool::<BcryptHasher>::DEFAULT_MAX_WAIT,
-    )?);
+    let hasher: Arc<dyn PasswordHasher> = Arc::new(
+        HashingPool::new(
+            hasher,
+            settings.password.hashing_threads(),
+            HashingPool::<BcryptHasher>::DEFAULT_MAX_WAIT,
+        )
+        .map_err(StartupError::Threads)?,
+    );
     let users: Arc<dyn UserRepository> = Arc::new(DieselUserRepository::new(pool.clone()));
     let events: Arc<dyn SecurityEventRepository> =
         Arc::new(DieselSecurityEventRepository::new(pool.clone()));
@@ -411,7 +416,7 @@ fn app_state(
         users = users.with_rate_limits(limiter, limits);
     }
     let posts = PostService::new(Arc::new(DieselPostRepository::new(pool.clone())), clock);
-    let reads = ReadThreads::new(pool.concurrent_reads())?;
+    let reads = ReadThreads::new(pool.concurrent_reads()).map_err(StartupError::Threads)?;
     let readiness = readiness_check(pool, up_to_date);
     Ok(AppState::new(users, sessions, posts, readiness, reads).with_jwks(jwks))
 }
