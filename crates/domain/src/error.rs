@@ -41,6 +41,12 @@ pub enum ValidationError {
     /// The code confirming a TOTP enrolment is not the app's current one.
     #[error("the code is not the authenticator's current one")]
     InvalidMfaCode,
+    /// A provider name is 1 to 32 lowercase ASCII letters, digits, `-` or `_`.
+    #[error("provider names are 1 to 32 characters: a-z, digits, '-' or '_'")]
+    InvalidProviderName,
+    /// A provider's subject is 1 to 255 printable ASCII characters.
+    #[error("a subject is 1 to 255 printable ASCII characters")]
+    InvalidSubject,
 }
 
 /// The rule of the password policy that a new password breaks.
@@ -116,6 +122,8 @@ pub enum Resource {
     Session,
     /// An active second factor.
     SecondFactor,
+    /// A configured identity provider.
+    IdentityProvider,
 }
 
 impl fmt::Display for Resource {
@@ -125,8 +133,29 @@ impl fmt::Display for Resource {
             Self::User => "user",
             Self::Session => "session",
             Self::SecondFactor => "second factor",
+            Self::IdentityProvider => "identity provider",
         })
     }
+}
+
+/// Why the callback of a third-party login is refused before the provider
+/// is asked anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackRefusal {
+    /// The callback has no `state`.
+    #[error("the callback has no state")]
+    MissingState,
+    /// The `state` is unknown, expired, used already, or was sent to
+    /// another provider.
+    #[error("unknown, expired or used state")]
+    UnknownState,
+    /// The provider answered with an `error` instead of a code, or refused
+    /// the code.
+    #[error("the provider refused the login")]
+    ProviderRefused,
+    /// The callback has a `state` but no `code`.
+    #[error("the callback has no code")]
+    MissingCode,
 }
 
 /// Everything a domain operation can fail with.
@@ -162,6 +191,9 @@ pub enum DomainError {
     /// names (a username has [`UsernameTaken`](Self::UsernameTaken)).
     #[error("the change conflicts with what is stored")]
     Conflict,
+    /// The callback of a third-party login is not one to act on.
+    #[error(transparent)]
+    Callback(#[from] CallbackRefusal),
     /// Too many attempts: a rate limit refuses this one until
     /// `retry_after_secs` have passed.
     #[error("too many attempts: retry in {retry_after_secs} s")]
@@ -204,6 +236,19 @@ impl From<crate::ports::HashError> for DomainError {
         match error {
             HashError::Busy => Self::Unavailable(Box::new(error)),
             HashError::Failed(_) => Self::Internal(Box::new(error)),
+        }
+    }
+}
+
+impl From<crate::ports::IdentityProviderError> for DomainError {
+    fn from(error: crate::ports::IdentityProviderError) -> Self {
+        use crate::ports::IdentityProviderError;
+        match error {
+            IdentityProviderError::UnknownProvider => Self::NotFound(Resource::IdentityProvider),
+            IdentityProviderError::Unavailable(source) => Self::Unavailable(source),
+            IdentityProviderError::CodeRefused(_) => CallbackRefusal::ProviderRefused.into(),
+            IdentityProviderError::InvalidIdToken(_) => AuthError::InvalidCredentials.into(),
+            IdentityProviderError::Internal(source) => Self::Internal(source),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use crate::{AUTH_EVENTS, SessionId, UserId};
+use crate::{AUTH_EVENTS, ProviderName, SessionId, UserId};
 
 crate::id::positive_id!(
     /// The id of a recorded [`SecurityEvent`]: it grows with each event.
@@ -171,6 +171,8 @@ pub struct SecurityEvent {
     pub session_id: Option<SessionId>,
     /// Who caused it.
     pub client: Client,
+    /// The identity provider of a third-party login or registration.
+    pub provider: Option<ProviderName>,
     /// When.
     pub at: OffsetDateTime,
 }
@@ -184,10 +186,11 @@ impl SecurityEvent {
         let session_id = self.session_id.as_ref().map(SessionId::as_str);
         let ip = self.client.address.map(tracing::field::display);
         let user_agent = self.client.user_agent.as_ref().map(UserAgent::as_str);
+        let provider = self.provider.as_ref().map(ProviderName::as_str);
         if self.kind.is_alarming() {
-            warn!(target: AUTH_EVENTS, event, user_id, session_id, ip, user_agent, "security event");
+            warn!(target: AUTH_EVENTS, event, user_id, session_id, ip, user_agent, provider, "security event");
         } else {
-            info!(target: AUTH_EVENTS, event, user_id, session_id, ip, user_agent, "security event");
+            info!(target: AUTH_EVENTS, event, user_id, session_id, ip, user_agent, provider, "security event");
         }
     }
 }

@@ -4,6 +4,7 @@
 mod error;
 mod event;
 mod id;
+mod identity;
 mod limits;
 mod mfa;
 mod page;
@@ -17,12 +18,17 @@ mod user;
 mod users;
 
 pub use error::{
-    AuthError, BoxError, DomainError, ForbiddenAction, PasswordRule, Resource, ValidationError,
+    AuthError, BoxError, CallbackRefusal, DomainError, ForbiddenAction, PasswordRule, Resource,
+    ValidationError,
 };
 pub use event::{
     Client, EventId, RecordedEvent, SecurityEvent, SecurityEventKind, UnknownEventKind, UserAgent,
 };
 pub use id::{PostId, SessionId, TokenId, UserId};
+pub use identity::{
+    Authorization, Callback, ExternalIdentity, ExternalProfile, PENDING_LOGIN_LIFETIME,
+    PendingLogin, ProviderName, Subject, VerifiedIdentity,
+};
 pub use limits::{RateDecision, RateLimit, RateLimits};
 pub use mfa::{
     LoginOutcome, MFA_MAX_FAILURES, MFA_TOKEN_LIFETIME, MfaChallenge, MfaTokenHash, RECOVERY_CODES,

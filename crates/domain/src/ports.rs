@@ -9,10 +9,11 @@ use time::OffsetDateTime;
 use secrecy::SecretString;
 
 use crate::{
-    BoxError, Claims, MfaChallenge, MfaTokenHash, NewPost, NewUser, Page, PageRequest,
-    PasswordHash, Post, PostChanges, PostId, RateDecision, RateLimit, RecordedEvent,
-    RecoveryCodeHash, SealedSecret, SecurityEvent, Session, SessionId, TokenId, TotpCredential,
-    TotpEnrolment, User, UserCredentials, UserId, Username,
+    Authorization, BoxError, Claims, ExternalIdentity, MfaChallenge, MfaTokenHash, NewPost,
+    NewUser, Page, PageRequest, PasswordHash, PendingLogin, Post, PostChanges, PostId,
+    ProviderName, RateDecision, RateLimit, RecordedEvent, RecoveryCodeHash, SealedSecret,
+    SecurityEvent, Session, SessionId, TokenId, TotpCredential, TotpEnrolment, User,
+    UserCredentials, UserId, Username, VerifiedIdentity,
 };
 
 /// How a repository call failed.
@@ -79,6 +80,32 @@ pub trait UserRepository: Send + Sync {
         at: OffsetDateTime,
         event: &SecurityEvent,
     ) -> Result<bool, RepositoryError>;
+
+    /// The user linked to this identity at a provider.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]; an
+    /// identity linked to no user is `Ok(None)`.
+    fn find_by_identity(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Option<User>, RepositoryError>;
+
+    /// Like [`create`](Self::create), and links `identity` to the new user
+    /// in the same transaction: user, link and event are stored together or
+    /// not at all.
+    ///
+    /// # Errors
+    /// MUST return [`RepositoryError::Conflict`] when the username is taken
+    /// or the identity is linked already (both can happen when two first
+    /// logins race); [`RepositoryError::Unavailable`] when the store cannot
+    /// be reached.
+    fn create_linked(
+        &self,
+        user: &NewUser,
+        identity: &ExternalIdentity,
+        event: &SecurityEvent,
+    ) -> Result<User, RepositoryError>;
 }
 
 /// Stored posts.
@@ -367,6 +394,89 @@ pub trait MfaRepository: Send + Sync {
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
     fn delete_expired_challenges(&self, now: OffsetDateTime) -> Result<u64, RepositoryError>;
+}
+
+/// Logins sent to an identity provider, waiting for its callback: kept by
+/// their `state`, shared by every instance of the service.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait PendingLoginRepository: Send + Sync {
+    /// Stores `login` under `state`. An adapter may keep a digest of
+    /// `state` only: it is never read back.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn create(&self, state: &str, login: &PendingLogin) -> Result<(), RepositoryError>;
+
+    /// Removes the login stored under `state` and returns it, expired or
+    /// not: each `state` is taken at most once, even by concurrent callers
+    /// on several instances.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`]; an
+    /// unknown `state` is `Ok(None)`.
+    fn take(&self, state: &str) -> Result<Option<PendingLogin>, RepositoryError>;
+
+    /// Deletes the logins that expired before `now`; returns how many.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
+    fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError>;
+}
+
+/// How an [`IdentityProviders`] call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityProviderError {
+    /// No provider of that name is configured.
+    #[error("no such identity provider")]
+    UnknownProvider,
+    /// The provider cannot be reached, or did not answer in time.
+    #[error("the identity provider is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// The provider's token endpoint refused the code (an OAuth 2.0 error
+    /// response: a used, expired or foreign code, a wrong PKCE verifier).
+    #[error("the identity provider refused the code")]
+    CodeRefused(#[source] BoxError),
+    /// The ID token failed a check: its signature by the provider's keys,
+    /// `iss`, `aud`, `exp`, `nonce`, or its algorithm.
+    #[error("the ID token failed verification")]
+    InvalidIdToken(#[source] BoxError),
+    /// Anything else: a bug, or a provider answering nonsense.
+    #[error("the identity provider call failed")]
+    Internal(#[source] BoxError),
+}
+
+/// The relying party of OpenID Connect providers: it builds the
+/// authorization requests (code flow with PKCE S256, `state`, `nonce`)
+/// and trades codes for verified identities. Calls to a provider are
+/// bounded by a timeout.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait IdentityProviders: Send + Sync {
+    /// The configured providers, in configuration order.
+    fn names(&self) -> Vec<ProviderName>;
+
+    /// A new authorization request to `provider`, with fresh random
+    /// `state`, `nonce` and PKCE verifier.
+    ///
+    /// # Errors
+    /// [`IdentityProviderError::UnknownProvider`]; `Unavailable` when the
+    /// provider's discovery document cannot be had.
+    fn authorization(
+        &self,
+        provider: &ProviderName,
+    ) -> Result<Authorization, IdentityProviderError>;
+
+    /// Trades `code` at `login`'s provider, with its PKCE verifier, and
+    /// verifies the ID token against `login`'s nonce.
+    ///
+    /// # Errors
+    /// [`IdentityProviderError::CodeRefused`],
+    /// [`IdentityProviderError::InvalidIdToken`],
+    /// [`IdentityProviderError::Unavailable`], or the others.
+    fn identify(
+        &self,
+        code: &str,
+        login: &PendingLogin,
+    ) -> Result<VerifiedIdentity, IdentityProviderError>;
 }
 
 /// Why the [`TwoFactor`] port failed (a wrong code is not an error).

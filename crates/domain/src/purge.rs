@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::ports::{Clock, MfaRepository, RateLimiter, SecurityEventRepository, SessionRepository};
+use crate::ports::{
+    Clock, MfaRepository, PendingLoginRepository, RateLimiter, SecurityEventRepository,
+    SessionRepository,
+};
 use crate::{DomainError, RateLimits};
 
 /// What one purge deleted.
@@ -20,9 +23,11 @@ pub struct PurgeReport {
     pub security_events: u64,
     /// Second login steps past their lifetime.
     pub mfa_challenges: u64,
+    /// Logins sent to an identity provider that never came back in time.
+    pub pending_logins: u64,
 }
 
-/// Deletes expired sessions and second login steps, ended rate-limit
+/// Deletes expired sessions, second login steps and pending logins, ended rate-limit
 /// windows and security events past their retention. The adapters
 /// delete in bounded batches; running one purge at a time across instances
 /// is the caller's (the composition root takes a lock).
@@ -33,6 +38,7 @@ pub struct Purge {
     events: Arc<dyn SecurityEventRepository>,
     event_retention: Duration,
     limiting: Option<(Arc<dyn RateLimiter>, RateLimits)>,
+    pending_logins: Option<Arc<dyn PendingLoginRepository>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -60,8 +66,16 @@ impl Purge {
             events,
             event_retention,
             limiting,
+            pending_logins: None,
             clock,
         }
+    }
+
+    /// Purges the expired logins of `pending` too.
+    #[must_use]
+    pub fn with_pending_logins(mut self, pending: Arc<dyn PendingLoginRepository>) -> Self {
+        self.pending_logins = Some(pending);
+        self
     }
 
     /// Runs once.
@@ -89,11 +103,16 @@ impl Purge {
         };
         let security_events = self.events.delete_before(now - self.event_retention)?;
         let mfa_challenges = self.mfa.delete_expired_challenges(now)?;
+        let pending_logins = match &self.pending_logins {
+            Some(pending) => pending.delete_expired(now)?,
+            None => 0,
+        };
         Ok(PurgeReport {
             sessions,
             rate_limit_windows,
             security_events,
             mfa_challenges,
+            pending_logins,
         })
     }
 }
@@ -103,13 +122,14 @@ mod tests {
     use super::*;
     use crate::RateLimit;
     use crate::ports::{
-        MockMfaRepository, MockRateLimiter, MockSecurityEventRepository, MockSessionRepository,
+        MockMfaRepository, MockPendingLoginRepository, MockRateLimiter,
+        MockSecurityEventRepository, MockSessionRepository,
     };
     use crate::testing::EPOCH;
     use crate::testing::ManualClock;
 
     #[test]
-    fn a_purge_deletes_expired_sessions_old_events_and_windows_past_the_longest() {
+    fn a_purge_deletes_expired_sessions_and_logins_old_events_and_windows_past_the_longest() {
         let mut sessions = MockSessionRepository::new();
         sessions
             .expect_delete_expired()
@@ -133,6 +153,12 @@ mod tests {
             .withf(|now| *now == EPOCH)
             .times(1)
             .returning(|_| Ok(2));
+        let mut pending = MockPendingLoginRepository::new();
+        pending
+            .expect_delete_expired()
+            .withf(|now| *now == EPOCH)
+            .times(1)
+            .returning(|_| Ok(5));
         let limit = |window| RateLimit { max: 1, window };
         let limits = RateLimits {
             login_failures_per_username: limit(Duration::minutes(15)),
@@ -146,7 +172,8 @@ mod tests {
             (Arc::new(events), Duration::days(90)),
             Some((Arc::new(limiter), limits)),
             Arc::new(ManualClock::default()),
-        );
+        )
+        .with_pending_logins(Arc::new(pending));
         assert_eq!(
             purge.run().unwrap(),
             PurgeReport {
@@ -154,6 +181,7 @@ mod tests {
                 rate_limit_windows: 7,
                 security_events: 11,
                 mfa_challenges: 2,
+                pending_logins: 5,
             }
         );
     }

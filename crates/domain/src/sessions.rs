@@ -12,10 +12,11 @@ use crate::ports::{
     Clock, IdGenerator, MfaRepository, PasswordHasher, RateLimiter, SecurityEventRepository,
     SessionRepository, TokenCodec, TwoFactor, UserRepository,
 };
+use crate::user::password_matches;
 use crate::{
     AuthError, Claims, Client, DomainError, LoginAttempt, LoginOutcome, MFA_TOKEN_LIFETIME, Page,
-    PageRequest, Principal, RateLimits, Resource, SecurityEvent, SecurityEventKind, Session,
-    SessionId, TokenKind, TokenPair, UserId, Username, VerifiedAccess,
+    PageRequest, Principal, ProviderName, RateLimits, Resource, SecurityEvent, SecurityEventKind,
+    Session, SessionId, TokenKind, TokenPair, UserId, Username, VerifiedAccess,
 };
 
 /// How long tokens live.
@@ -74,6 +75,7 @@ pub struct SessionService {
     ports: SessionPorts,
     lifetimes: TokenLifetimes,
     limiting: Option<Limiting>,
+    external: Option<external::ExternalLogins>,
 }
 
 impl fmt::Debug for SessionService {
@@ -91,6 +93,7 @@ impl SessionService {
             ports,
             lifetimes,
             limiting: None,
+            external: None,
         }
     }
 
@@ -135,22 +138,15 @@ impl SessionService {
             Some(username) => self.ports.users.find_credentials(username)?,
             None => None,
         };
-        let password = attempt.password.expose_secret();
-        let Some(credentials) = credentials else {
-            self.ports
-                .hasher
-                .verify(password, &self.ports.hasher.dummy_hash())?;
-            return Err(self.login_failed(username.as_ref(), None, client));
+        let matches = password_matches(
+            self.ports.hasher.as_ref(),
+            attempt.password.expose_secret(),
+            credentials.as_ref().and_then(|c| c.password_hash.as_ref()),
+        )?;
+        let user_id = credentials.map(|c| c.user.id);
+        let Some(user_id) = user_id.filter(|_| matches) else {
+            return Err(self.login_failed(username.as_ref(), user_id, client));
         };
-        let user_id = credentials.user.id;
-        let matches = self
-            .ports
-            .hasher
-            .verify(password, &credentials.password_hash)?;
-        // bcrypt reads 72 bytes only: a longer password would match its prefix.
-        if !matches || password.len() > self.ports.hasher.max_password_bytes() {
-            return Err(self.login_failed(username.as_ref(), Some(user_id), client));
-        }
         let second_factor = self
             .ports
             .mfa
@@ -164,7 +160,8 @@ impl SessionService {
                 .create_challenge(&digest, user_id, expires_at)?;
             return Ok(LoginOutcome::SecondFactorRequired { mfa_token });
         }
-        self.open_session(user_id, client).map(LoginOutcome::Tokens)
+        self.open_session(user_id, client, None)
+            .map(LoginOutcome::Tokens)
     }
 
     /// Completes a login whose password was right with its second factor:
@@ -210,6 +207,7 @@ impl SessionService {
             user_id: Some(user_id),
             session_id: None,
             client: client.clone(),
+            provider: None,
             at: now,
         };
         // Wrong codes count as failed logins of the username: guessing codes
@@ -251,11 +249,17 @@ impl SessionService {
         if !self.ports.mfa.consume_challenge(&digest, now)? {
             return Err(AuthError::InvalidToken.into());
         }
-        self.open_session(user_id, client)
+        self.open_session(user_id, client, None)
     }
 
-    /// Opens a session of `user_id` for `client`, recording `login_succeeded`.
-    fn open_session(&self, user_id: UserId, client: &Client) -> Result<TokenPair, DomainError> {
+    /// Opens a session of `user_id` for `client`, recording `login_succeeded`
+    /// (with the identity provider of a third-party login).
+    fn open_session(
+        &self,
+        user_id: UserId,
+        client: &Client,
+        provider: Option<&ProviderName>,
+    ) -> Result<TokenPair, DomainError> {
         let now = self.ports.clock.now();
         let session = Session {
             id: self.ports.ids.session_id(),
@@ -267,12 +271,15 @@ impl SessionService {
             revoked_at: None,
             client: client.clone(),
         };
-        let event = self.event(
-            SecurityEventKind::LoginSucceeded,
-            user_id,
-            &session.id,
-            client,
-        );
+        let event = SecurityEvent {
+            provider: provider.cloned(),
+            ..self.event(
+                SecurityEventKind::LoginSucceeded,
+                user_id,
+                &session.id,
+                client,
+            )
+        };
         self.ports.sessions.create(&session, &event)?;
         event.log();
         self.issue(&session, now)
@@ -303,6 +310,7 @@ impl SessionService {
             user_id,
             session_id: None,
             client: client.clone(),
+            provider: None,
             at: self.ports.clock.now(),
         };
         self.ports.events.record(&event)?;
@@ -523,6 +531,7 @@ impl SessionService {
             user_id: Some(user_id),
             session_id: Some(session_id.clone()),
             client: client.clone(),
+            provider: None,
             at: self.ports.clock.now(),
         }
     }
@@ -556,6 +565,7 @@ impl SessionService {
                     user_id,
                     session_id: None,
                     client: client.clone(),
+                    provider: None,
                     at: now,
                 })?;
                 Err(error)
@@ -616,5 +626,6 @@ impl SessionService {
     }
 }
 
+mod external;
 #[cfg(test)]
 mod tests;

@@ -17,16 +17,16 @@ use time::{Duration, OffsetDateTime};
 use secrecy::SecretString;
 
 use crate::ports::{
-    Clock, HashError, IdGenerator, MfaRepository, PasswordHasher, PostRepository, RateLimiter,
-    RepositoryError, SecurityEventRepository, SessionRepository, TokenCodec, TokenError, TwoFactor,
-    TwoFactorError, UserRepository,
+    Clock, HashError, IdGenerator, MfaRepository, PasswordHasher, PendingLoginRepository,
+    PostRepository, RateLimiter, RepositoryError, SecurityEventRepository, SessionRepository,
+    TokenCodec, TokenError, TwoFactor, TwoFactorError, UserRepository,
 };
 use crate::{
-    Claims, Client, EventId, MfaChallenge, MfaTokenHash, NewPost, NewUser, Page, PageRequest,
-    PasswordHash, Post, PostChanges, PostContent, PostId, PostTitle, RateDecision, RateLimit,
-    RecordedEvent, RecoveryCodeHash, SealedSecret, SecurityEvent, SecurityEventKind, Session,
-    SessionId, TokenId, TotpCredential, TotpEnrolment, User, UserAgent, UserCredentials, UserId,
-    Username,
+    Claims, Client, EventId, ExternalIdentity, MfaChallenge, MfaTokenHash, NewPost, NewUser, Page,
+    PageRequest, PasswordHash, PendingLogin, Post, PostChanges, PostContent, PostId, PostTitle,
+    ProviderName, RateDecision, RateLimit, RecordedEvent, RecoveryCodeHash, SealedSecret,
+    SecurityEvent, SecurityEventKind, Session, SessionId, Subject, TokenId, TotpCredential,
+    TotpEnrolment, User, UserAgent, UserCredentials, UserId, Username,
 };
 
 /// The time the in-memory adapters and the suites start from.
@@ -71,6 +71,8 @@ struct State {
     /// Digest, then whether it was used.
     recovery_codes: HashMap<UserId, Vec<(RecoveryCodeHash, bool)>>,
     challenges: HashMap<MfaTokenHash, MfaChallenge>,
+    identities: HashMap<ExternalIdentity, UserId>,
+    pending_logins: HashMap<String, PendingLogin>,
 }
 
 impl State {
@@ -103,31 +105,69 @@ fn missing_user() -> RepositoryError {
     RepositoryError::Internal("foreign key: no such user".into())
 }
 
-impl UserRepository for InMemoryStore {
-    fn create(&self, user: &NewUser, event: &SecurityEvent) -> Result<User, RepositoryError> {
-        let mut state = locked(&self.state);
-        if state
+impl State {
+    fn insert_user(
+        &mut self,
+        user: &NewUser,
+        event: &SecurityEvent,
+    ) -> Result<User, RepositoryError> {
+        if self
             .users
             .iter()
             .any(|stored| stored.user.username == user.username)
         {
             return Err(RepositoryError::Conflict);
         }
-        let id = i64::try_from(state.users.len() + 1)
+        let id = i64::try_from(self.users.len() + 1)
             .map_err(|error| RepositoryError::Internal(Box::new(error)))?;
         let created = User {
             id: UserId::new(id).map_err(|error| RepositoryError::Internal(Box::new(error)))?,
             username: user.username.clone(),
             created_at: user.created_at,
         };
-        state.users.push(UserCredentials {
+        self.users.push(UserCredentials {
             user: created.clone(),
             password_hash: user.password_hash.clone(),
         });
-        state.push_event(&SecurityEvent {
+        self.push_event(&SecurityEvent {
             user_id: Some(created.id),
             ..event.clone()
         })?;
+        Ok(created)
+    }
+}
+
+impl UserRepository for InMemoryStore {
+    fn create(&self, user: &NewUser, event: &SecurityEvent) -> Result<User, RepositoryError> {
+        locked(&self.state).insert_user(user, event)
+    }
+
+    fn find_by_identity(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Option<User>, RepositoryError> {
+        let state = locked(&self.state);
+        Ok(state.identities.get(identity).and_then(|id| {
+            state
+                .users
+                .iter()
+                .find(|stored| stored.user.id == *id)
+                .map(|stored| stored.user.clone())
+        }))
+    }
+
+    fn create_linked(
+        &self,
+        user: &NewUser,
+        identity: &ExternalIdentity,
+        event: &SecurityEvent,
+    ) -> Result<User, RepositoryError> {
+        let mut state = locked(&self.state);
+        if state.identities.contains_key(identity) {
+            return Err(RepositoryError::Conflict);
+        }
+        let created = state.insert_user(user, event)?;
+        state.identities.insert(identity.clone(), created.id);
         Ok(created)
     }
 
@@ -172,7 +212,7 @@ impl UserRepository for InMemoryStore {
         let Some(stored) = state.users.iter_mut().find(|stored| stored.user.id == user) else {
             return Ok(false);
         };
-        stored.password_hash = hash.clone();
+        stored.password_hash = Some(hash.clone());
         for session in state.sessions.values_mut() {
             if session.user_id == user && &session.id != keep {
                 session.revoked_at.get_or_insert(at);
@@ -180,6 +220,28 @@ impl UserRepository for InMemoryStore {
         }
         state.push_event(event)?;
         Ok(true)
+    }
+}
+
+impl PendingLoginRepository for InMemoryStore {
+    fn create(&self, state: &str, login: &PendingLogin) -> Result<(), RepositoryError> {
+        locked(&self.state)
+            .pending_logins
+            .insert(state.to_owned(), login.clone());
+        Ok(())
+    }
+
+    fn take(&self, state: &str) -> Result<Option<PendingLogin>, RepositoryError> {
+        Ok(locked(&self.state).pending_logins.remove(state))
+    }
+
+    fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError> {
+        let mut state = locked(&self.state);
+        let before = state.pending_logins.len();
+        state
+            .pending_logins
+            .retain(|_, login| login.expires_at >= now);
+        Ok(u64::try_from(before - state.pending_logins.len()).unwrap_or(u64::MAX))
     }
 }
 
@@ -831,7 +893,7 @@ fn username(name: &str) -> Username {
 fn new_user(name: &str) -> NewUser {
     NewUser {
         username: username(name),
-        password_hash: PasswordHash::new(format!("hash-of-{name}")),
+        password_hash: Some(PasswordHash::new(format!("hash-of-{name}"))),
         created_at: EPOCH,
     }
 }
@@ -855,6 +917,7 @@ fn event_of(kind: SecurityEventKind, user_id: Option<UserId>) -> SecurityEvent {
             address: Some(std::net::IpAddr::from([203, 0, 113, 7])),
             user_agent: UserAgent::new("contract/1.0"),
         },
+        provider: None,
         at: EPOCH,
     }
 }
@@ -911,7 +974,7 @@ pub fn user_repository_contract<G>(
         let credentials = users.find_credentials(&username("alice")).ok().flatten();
         assert_eq!(
             credentials.map(|found| (found.user, found.password_hash)),
-            Some((alice, PasswordHash::new("hash-of-alice".into()))),
+            Some((alice, Some(PasswordHash::new("hash-of-alice".into())))),
             "find_credentials by name, with the hash"
         );
     }
@@ -966,6 +1029,201 @@ pub fn user_repository_contract<G>(
             .list(page(9, 2))
             .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!((past.items.len(), past.total), (0, 5), "past the end");
+    }
+    {
+        let (users, events, _guard) = make();
+        let identity = identity_of("idp", "sub-1");
+        assert_eq!(
+            users.find_by_identity(&identity).ok().flatten(),
+            None,
+            "an identity links to nobody at first"
+        );
+        let bare = NewUser {
+            password_hash: None,
+            ..new_user("jane")
+        };
+        let registered = SecurityEvent {
+            provider: identity.provider.clone().into(),
+            ..event_of(SecurityEventKind::Registered, None)
+        };
+        let jane = users
+            .create_linked(&bare, &identity, &registered)
+            .unwrap_or_else(|error| panic!("create_linked: {error}"));
+        assert_eq!(
+            users.find_by_identity(&identity).ok().flatten(),
+            Some(jane.clone()),
+            "the identity finds its user"
+        );
+        assert_eq!(
+            users
+                .find_credentials(&username("jane"))
+                .ok()
+                .flatten()
+                .map(|found| found.password_hash),
+            Some(None),
+            "a linked user may have no password"
+        );
+        let recorded: Vec<SecurityEvent> = events
+            .list_for_user(jane.id, page(1, 10))
+            .unwrap_or_else(|error| panic!("{error}"))
+            .items
+            .into_iter()
+            .map(|r| r.event)
+            .collect();
+        assert_eq!(
+            recorded,
+            vec![SecurityEvent {
+                user_id: Some(jane.id),
+                ..registered.clone()
+            }],
+            "create_linked records its event, with the provider"
+        );
+        for (user, identity, rule) in [
+            (
+                new_user("jane2"),
+                identity.clone(),
+                "a linked identity MUST be Conflict",
+            ),
+            (
+                new_user("jane"),
+                identity_of("idp", "sub-2"),
+                "a taken username MUST be Conflict",
+            ),
+        ] {
+            let refused = users.create_linked(&user, &identity, &registered);
+            assert!(
+                matches!(refused, Err(RepositoryError::Conflict)),
+                "{rule}: {refused:?}"
+            );
+        }
+        assert_eq!(
+            users
+                .find_by_identity(&identity_of("idp", "sub-2"))
+                .ok()
+                .flatten(),
+            None,
+            "a refused create_linked links nothing"
+        );
+        assert_eq!(
+            users.find_credentials(&username("jane2")).ok().flatten(),
+            None,
+            "a refused create_linked stores no user"
+        );
+        assert_eq!(
+            users
+                .find_by_identity(&identity_of("other", "sub-1"))
+                .ok()
+                .flatten(),
+            None,
+            "the same subject at another provider is another identity"
+        );
+        assert_eq!(
+            users
+                .find_by_identity(&identity_of("idp", "SUB-1"))
+                .ok()
+                .flatten(),
+            None,
+            "subjects are case-sensitive"
+        );
+    }
+}
+
+fn identity_of(provider: &str, subject: &str) -> ExternalIdentity {
+    ExternalIdentity {
+        provider: ProviderName::parse(provider).unwrap_or_else(|error| panic!("{error}")),
+        subject: Subject::parse(subject).unwrap_or_else(|error| panic!("{error}")),
+    }
+}
+
+fn pending_login(provider: &str, expires_at: OffsetDateTime) -> PendingLogin {
+    PendingLogin {
+        provider: ProviderName::parse(provider).unwrap_or_else(|error| panic!("{error}")),
+        nonce: SecretString::from(format!("nonce-of-{provider}")),
+        pkce_verifier: SecretString::from(format!("verifier-of-{provider}")),
+        expires_at,
+    }
+}
+
+/// Checks the rules of [`PendingLoginRepository`]: a stored login is taken
+/// back whole once, and then never again; unknown states are `None`;
+/// `delete_expired` removes exactly the logins expired before `now`.
+///
+/// `make` returns a fresh, empty repository and a guard kept alive meanwhile.
+///
+/// # Panics
+/// When the repository breaks a rule: the message names it.
+pub fn pending_login_repository_contract<G>(
+    make: impl Fn() -> (Arc<dyn PendingLoginRepository>, G),
+) {
+    use secrecy::ExposeSecret;
+    let taken = |pending: &dyn PendingLoginRepository, state: &str| {
+        pending
+            .take(state)
+            .unwrap_or_else(|error| panic!("take: {error}"))
+            .map(|login| {
+                (
+                    login.provider,
+                    login.nonce.expose_secret().to_owned(),
+                    login.pkce_verifier.expose_secret().to_owned(),
+                    login.expires_at,
+                )
+            })
+    };
+    {
+        let (pending, _guard) = make();
+        let login = pending_login("idp", EPOCH + Duration::MINUTE);
+        pending
+            .create("state-1", &login)
+            .unwrap_or_else(|error| panic!("create: {error}"));
+        pending
+            .create("state-2", &pending_login("other", EPOCH))
+            .unwrap_or_else(|error| panic!("create: {error}"));
+        assert_eq!(taken(pending.as_ref(), "state-0"), None, "unknown state");
+        assert_eq!(
+            taken(pending.as_ref(), "state-1"),
+            Some((
+                login.provider.clone(),
+                "nonce-of-idp".to_owned(),
+                "verifier-of-idp".to_owned(),
+                EPOCH + Duration::MINUTE
+            )),
+            "a login is taken back whole"
+        );
+        assert_eq!(taken(pending.as_ref(), "state-1"), None, "and only once");
+        assert!(
+            taken(pending.as_ref(), "state-2").is_some(),
+            "other states are kept"
+        );
+    }
+    {
+        let (pending, _guard) = make();
+        for (state, at) in [
+            ("old", EPOCH - Duration::SECOND),
+            ("now", EPOCH),
+            ("new", EPOCH + Duration::SECOND),
+        ] {
+            pending
+                .create(state, &pending_login("idp", at))
+                .unwrap_or_else(|error| panic!("create: {error}"));
+        }
+        assert_eq!(
+            pending.delete_expired(EPOCH).ok(),
+            Some(1),
+            "delete_expired removes what expired before now"
+        );
+        assert_eq!(
+            taken(pending.as_ref(), "old"),
+            None,
+            "the expired one is gone"
+        );
+        assert!(
+            taken(pending.as_ref(), "now").is_some(),
+            "expiring now is kept"
+        );
+        assert!(
+            taken(pending.as_ref(), "new").is_some(),
+            "a live one is kept"
+        );
     }
 }
 
@@ -1558,7 +1816,7 @@ pub fn session_repository_contract<G>(
                 .find_credentials(&alice.username)
                 .ok()
                 .flatten()
-                .map(|c| c.password_hash),
+                .and_then(|c| c.password_hash),
             Some(new_hash.clone()),
             "the new hash is stored"
         );
@@ -1606,6 +1864,7 @@ pub fn security_event_repository_contract<G>(
         };
         let bare = SecurityEvent {
             client: Client::default(),
+            provider: None,
             at: EPOCH + Duration::SECOND,
             ..event_of(LoginFailed, Some(alice.id))
         };
@@ -2015,6 +2274,7 @@ mod tests {
             (store.clone(), store.clone(), store, ())
         });
         rate_limiter_contract(|| (Arc::new(InMemoryRateLimiter::default()), ()));
+        pending_login_repository_contract(|| (Arc::new(InMemoryStore::default()), ()));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
+use crate::ports::{HashError, PasswordHasher};
 use crate::{PasswordRule, UserId, ValidationError};
 
 /// A username: 3 to 32 ASCII letters, digits, `_`, `-` or `.`, case kept.
@@ -132,6 +133,23 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
+/// Whether `password` is the one `stored` is the hash of. Costs one
+/// verification in every case, against the hasher's dummy hash when there is
+/// no stored hash (an unknown user, or one without a password), so the
+/// answer takes as long either way. A password longer than the hasher
+/// reads never matches: bcrypt would match its 72-byte prefix.
+pub(crate) fn password_matches(
+    hasher: &dyn PasswordHasher,
+    password: &str,
+    stored: Option<&PasswordHash>,
+) -> Result<bool, HashError> {
+    let Some(stored) = stored else {
+        hasher.verify(password, &hasher.dummy_hash())?;
+        return Ok(false);
+    };
+    Ok(hasher.verify(password, stored)? && password.len() <= hasher.max_password_bytes())
+}
+
 /// A registered user, as shown to anyone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -148,8 +166,9 @@ pub struct User {
 pub struct UserCredentials {
     /// The user.
     pub user: User,
-    /// The stored hash of the user's password.
-    pub password_hash: PasswordHash,
+    /// The stored hash of the user's password; `None` for a user made by a
+    /// third-party login, who has no password (and whom no password logs in).
+    pub password_hash: Option<PasswordHash>,
 }
 
 /// A user about to be stored.
@@ -157,8 +176,9 @@ pub struct UserCredentials {
 pub struct NewUser {
     /// The wanted name.
     pub username: Username,
-    /// The hash of the chosen password.
-    pub password_hash: PasswordHash,
+    /// The hash of the chosen password; `None` for a user who logs in
+    /// through an identity provider only.
+    pub password_hash: Option<PasswordHash>,
     /// The registration time.
     pub created_at: OffsetDateTime,
 }

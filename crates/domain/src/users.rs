@@ -12,6 +12,7 @@ use crate::ports::{
     Clock, MfaRepository, PasswordHasher, RateLimiter, RepositoryError, SecurityEventRepository,
     TwoFactor, UserRepository,
 };
+use crate::user::password_matches;
 use crate::{
     AUTH_EVENTS, AuthError, Client, DomainError, NewUser, Page, PageRequest, Password, Principal,
     RateLimits, RecordedEvent, Resource, SecurityEvent, SecurityEventKind, TotpEnrolment, User,
@@ -92,7 +93,7 @@ impl UserService {
         let now = self.ports.clock.now();
         let new_user = NewUser {
             username,
-            password_hash,
+            password_hash: Some(password_hash),
             created_at: now,
         };
         let mut event = SecurityEvent {
@@ -100,6 +101,7 @@ impl UserService {
             user_id: None,
             session_id: None,
             client: client.clone(),
+            provider: None,
             at: now,
         };
         let user = self
@@ -304,8 +306,8 @@ impl UserService {
             .find_credentials(&user.username)?
             .ok_or(AuthError::InvalidToken)?;
         let password = password.expose_secret();
-        let matches = self.ports.hasher.verify(password, &stored.password_hash)?;
-        if matches && password.len() <= self.ports.hasher.max_password_bytes() {
+        let stored = stored.password_hash.as_ref();
+        if password_matches(self.ports.hasher.as_ref(), password, stored)? {
             return Ok(());
         }
         info!(target: AUTH_EVENTS, user_id = %user.id, "password confirmation refused: wrong password");
@@ -362,6 +364,7 @@ fn caller_event(
         user_id: Some(principal.user_id),
         session_id: Some(principal.session_id.clone()),
         client: client.clone(),
+        provider: None,
         at,
     }
 }

@@ -117,6 +117,7 @@ fn is_event(event: &SecurityEvent, kind: SecurityEventKind, session: Option<Sess
             user_id: Some(user_id(1)),
             session_id: session,
             client: client(),
+            provider: None,
             at: NOW,
         }
 }
@@ -134,7 +135,7 @@ fn login_opens_a_session_and_returns_a_pair() {
     mocks.users.expect_find_credentials().returning(|_| {
         Ok(Some(UserCredentials {
             user: alice(),
-            password_hash: hash("$2b$alice"),
+            password_hash: Some(hash("$2b$alice")),
         }))
     });
     mocks
@@ -208,6 +209,7 @@ fn login_of_an_unknown_user_still_spends_one_verification_on_the_dummy_hash() {
                     user_id: None,
                     session_id: None,
                     client: client(),
+                    provider: None,
                     at: NOW,
                 }
         })
@@ -249,7 +251,7 @@ fn login_with_a_wrong_password_opens_no_session() {
     mocks.users.expect_find_credentials().returning(|_| {
         Ok(Some(UserCredentials {
             user: alice(),
-            password_hash: hash("$2b$alice"),
+            password_hash: Some(hash("$2b$alice")),
         }))
     });
     mocks
@@ -278,7 +280,7 @@ fn login_with_a_password_past_72_bytes_fails_even_if_the_prefix_matches() {
     mocks.users.expect_find_credentials().returning(|_| {
         Ok(Some(UserCredentials {
             user: alice(),
-            password_hash: hash("$2b$alice"),
+            password_hash: Some(hash("$2b$alice")),
         }))
     });
     // bcrypt would say yes: it only reads the first 72 bytes.

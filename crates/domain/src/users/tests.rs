@@ -112,7 +112,7 @@ fn register_stores_the_hash_not_the_password_with_its_event() {
         .users
         .expect_create()
         .withf(|new, event| {
-            new.password_hash == hash("$2b$hash")
+            new.password_hash == Some(hash("$2b$hash"))
                 && new.created_at == NOW
                 && *event
                     == SecurityEvent {
@@ -120,6 +120,7 @@ fn register_stores_the_hash_not_the_password_with_its_event() {
                         user_id: None,
                         session_id: None,
                         client: client(),
+                        provider: None,
                         at: NOW,
                     }
         })
