@@ -152,7 +152,7 @@ fn seed_user(pool: &blog_infra::DbPool) -> UserId {
         .create(
             &NewUser {
                 username: Username::parse("bench").unwrap(),
-                password_hash: PasswordHash::new("not a real hash".into()),
+                password_hash: Some(PasswordHash::new("not a real hash".into())),
                 created_at: now,
             },
             &SecurityEvent {
@@ -160,6 +160,7 @@ fn seed_user(pool: &blog_infra::DbPool) -> UserId {
                 user_id: None,
                 session_id: None,
                 client: Client::default(),
+                provider: None,
                 at: now,
             },
         )

@@ -4,6 +4,7 @@ pub mod db;
 mod ids;
 mod jwt;
 pub mod keys;
+mod oidc;
 mod password;
 mod repositories;
 mod schema;
@@ -15,9 +16,10 @@ mod writer;
 pub use db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 pub use ids::{OsRandomIds, SystemClock, random_secret};
 pub use jwt::{JwtCodec, JwtKeys, JwtOptions, hmac_kid};
+pub use oidc::{OidcConfigError, OidcOptions, OpenIdConnect, ProviderConfig};
 pub use password::{BcryptHasher, HashingPool};
 pub use repositories::{
-    DieselMfaRepository, DieselPostRepository, DieselRateLimiter, DieselSecurityEventRepository,
-    DieselSessionRepository, DieselUserRepository,
+    DieselMfaRepository, DieselPendingLoginRepository, DieselPostRepository, DieselRateLimiter,
+    DieselSecurityEventRepository, DieselSessionRepository, DieselUserRepository,
 };
 pub use two_factor::{KeyError, TotpTwoFactor};

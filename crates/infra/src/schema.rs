@@ -64,6 +64,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         at -> Timestamp,
+        provider -> Nullable<Text>,
     }
 }
 
@@ -94,5 +95,27 @@ diesel::table! {
         expires_at -> Timestamp,
         failures -> Integer,
         used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    user_identities (provider, subject) {
+        provider -> Text,
+        subject -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_identities -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, user_identities);
+
+diesel::table! {
+    pending_logins (state_hash) {
+        state_hash -> Text,
+        provider -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        expires_at -> Timestamp,
     }
 }

@@ -114,7 +114,7 @@ fn totp(secret: Vec<u8>, account: &str, issuer: &str) -> Result<Totp, TwoFactorE
         .map_err(|error| TwoFactorError(error.to_string().into()))
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     to_hex(&Sha256::digest(text.as_bytes()))
 }
 

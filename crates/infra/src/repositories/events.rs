@@ -1,7 +1,9 @@
 //! The audit trail in the `security_events` table.
 
 use blog_domain::ports::{RepositoryError, SecurityEventRepository};
-use blog_domain::{EventId, Page, PageRequest, RecordedEvent, SecurityEvent, SessionId, UserId};
+use blog_domain::{
+    EventId, Page, PageRequest, ProviderName, RecordedEvent, SecurityEvent, SessionId, UserId,
+};
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -41,6 +43,7 @@ pub(super) fn insert(
             security_events::ip.eq(ip),
             security_events::user_agent.eq(user_agent),
             security_events::at.eq(to_db_time(event.at)),
+            security_events::provider.eq(event.provider.as_ref().map(ProviderName::as_str)),
         ))
         .execute(conn)
         .map(drop)
@@ -56,6 +59,7 @@ struct EventRow {
     ip: Option<String>,
     user_agent: Option<String>,
     at: PrimitiveDateTime,
+    provider: Option<String>,
 }
 
 impl TryFrom<EventRow> for RecordedEvent {
@@ -73,6 +77,11 @@ impl TryFrom<EventRow> for RecordedEvent {
                     .transpose()
                     .map_err(corrupt)?,
                 client: client_of(row.ip, row.user_agent.as_deref())?,
+                provider: row
+                    .provider
+                    .map(ProviderName::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
                 at: from_db_time(row.at),
             },
         })

@@ -7,6 +7,7 @@
 
 mod events;
 mod mfa;
+mod pending_logins;
 mod posts;
 mod rate_limits;
 mod sessions;
@@ -23,6 +24,7 @@ use crate::db::{DbConnection, DbPool, connection};
 
 pub use events::DieselSecurityEventRepository;
 pub use mfa::DieselMfaRepository;
+pub use pending_logins::DieselPendingLoginRepository;
 pub use posts::DieselPostRepository;
 pub use rate_limits::DieselRateLimiter;
 pub use sessions::DieselSessionRepository;

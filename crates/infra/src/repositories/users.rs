@@ -2,15 +2,15 @@
 
 use blog_domain::ports::{RepositoryError, UserRepository};
 use blog_domain::{
-    NewUser, Page, PageRequest, PasswordHash, SecurityEvent, SessionId, User, UserCredentials,
-    UserId, Username,
+    ExternalIdentity, NewUser, Page, PageRequest, PasswordHash, SecurityEvent, SessionId, User,
+    UserCredentials, UserId, Username,
 };
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{corrupt, events, from_db_time, read_page, sessions, to_db_time};
-use crate::db::{DbPool, connection, repository_error, write};
-use crate::schema::users;
+use crate::db::{DbConnection, DbPool, connection, repository_error, write};
+use crate::schema::{user_identities, users};
 
 /// [`UserRepository`] on the pool.
 #[derive(Clone)]
@@ -45,22 +45,70 @@ impl TryFrom<UserRow> for User {
     }
 }
 
+/// The stored `password_hash` of a user without a password (see the
+/// migration `third_party_login`): no hasher makes an empty hash.
+const NO_PASSWORD: &str = "";
+
+/// Inserts `user` and records `event` as the new user's, on `conn`.
+fn insert(conn: &mut DbConnection, user: &NewUser, event: &SecurityEvent) -> QueryResult<UserRow> {
+    let hash = user
+        .password_hash
+        .as_ref()
+        .map_or(NO_PASSWORD, PasswordHash::as_str);
+    let row = diesel::insert_into(users::table)
+        .values((
+            users::username.eq(user.username.as_str()),
+            users::password_hash.eq(hash),
+            users::created_at.eq(to_db_time(user.created_at)),
+        ))
+        // A column tuple, not `as_returning()`: the multi-backend
+        // connection cannot run a `SelectBy` in a RETURNING clause.
+        .returning((users::id, users::username, users::created_at))
+        .get_result::<UserRow>(conn)?;
+    events::insert(conn, event, UserId::new(row.id).ok())?;
+    Ok(row)
+}
+
 impl UserRepository for DieselUserRepository {
     fn create(&self, user: &NewUser, event: &SecurityEvent) -> Result<User, RepositoryError> {
         let (user, event) = (user.clone(), event.clone());
+        write(&self.pool, move |conn| insert(conn, &user, &event))?.try_into()
+    }
+
+    fn find_by_identity(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Option<User>, RepositoryError> {
+        let mut conn = connection(&self.pool)?;
+        user_identities::table
+            .inner_join(users::table)
+            .filter(user_identities::provider.eq(identity.provider.as_str()))
+            .filter(user_identities::subject.eq(identity.subject.as_str()))
+            .select(UserRow::as_select())
+            .get_result(&mut conn)
+            .optional()
+            .map_err(repository_error)?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    fn create_linked(
+        &self,
+        user: &NewUser,
+        identity: &ExternalIdentity,
+        event: &SecurityEvent,
+    ) -> Result<User, RepositoryError> {
+        let (user, identity, event) = (user.clone(), identity.clone(), event.clone());
         write(&self.pool, move |conn| {
-            let row = diesel::insert_into(users::table)
+            let row = insert(conn, &user, &event)?;
+            diesel::insert_into(user_identities::table)
                 .values((
-                    users::username.eq(user.username.as_str()),
-                    users::password_hash.eq(user.password_hash.as_str()),
-                    users::created_at.eq(to_db_time(user.created_at)),
+                    user_identities::provider.eq(identity.provider.as_str()),
+                    user_identities::subject.eq(identity.subject.as_str()),
+                    user_identities::user_id.eq(row.id),
+                    user_identities::created_at.eq(to_db_time(user.created_at)),
                 ))
-                // A column tuple, not `as_returning()`: the multi-backend
-                // connection cannot run a `SelectBy` in a RETURNING clause.
-                .returning((users::id, users::username, users::created_at))
-                .get_result::<UserRow>(conn)?;
-            let id = UserId::new(row.id).ok();
-            events::insert(conn, &event, id)?;
+                .execute(conn)?;
             Ok(row)
         })?
         .try_into()
@@ -80,7 +128,7 @@ impl UserRepository for DieselUserRepository {
         row.map(|(user, hash)| {
             Ok(UserCredentials {
                 user: user.try_into()?,
-                password_hash: PasswordHash::new(hash),
+                password_hash: (hash != NO_PASSWORD).then(|| PasswordHash::new(hash)),
             })
         })
         .transpose()

@@ -11,16 +11,18 @@ use std::time::Duration;
 
 use blog_domain::ports::UserRepository;
 use blog_domain::testing::{
-    mfa_repository_contract, post_repository_contract, rate_limiter_contract,
-    security_event_repository_contract, session_repository_contract, user_repository_contract,
+    mfa_repository_contract, pending_login_repository_contract, post_repository_contract,
+    rate_limiter_contract, security_event_repository_contract, session_repository_contract,
+    user_repository_contract,
 };
 use blog_domain::{
     Client, NewUser, PasswordHash, SecurityEvent, SecurityEventKind, User, Username,
 };
 use blog_infra::testing::{TestBackend, TestDatabase};
 use blog_infra::{
-    DatabaseUrl, DbPool, DieselMfaRepository, DieselPostRepository, DieselRateLimiter,
-    DieselSecurityEventRepository, DieselSessionRepository, DieselUserRepository, PoolOptions, db,
+    DatabaseUrl, DbPool, DieselMfaRepository, DieselPendingLoginRepository, DieselPostRepository,
+    DieselRateLimiter, DieselSecurityEventRepository, DieselSessionRepository,
+    DieselUserRepository, PoolOptions, db,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -52,6 +54,7 @@ pub fn event(kind: SecurityEventKind) -> SecurityEvent {
         user_id: None,
         session_id: None,
         client: Client::default(),
+        provider: None,
         at: NOW,
     }
 }
@@ -61,7 +64,7 @@ pub fn create_user(pool: &DbPool, name: &str) -> User {
         .create(
             &NewUser {
                 username: Username::parse(name).unwrap(),
-                password_hash: PasswordHash::new(format!("$2b$04$hash-of-{name}")),
+                password_hash: Some(PasswordHash::new(format!("$2b$04$hash-of-{name}"))),
                 created_at: NOW,
             },
             &event(SecurityEventKind::Registered),
@@ -99,9 +102,10 @@ mod contracts {
         the_user_repository_meets_the_domain_contract,
         the_post_repository_meets_the_domain_contract,
         the_session_repository_meets_the_domain_contract,
-                the_security_event_repository_meets_the_domain_contract,
+        the_security_event_repository_meets_the_domain_contract,
         the_mfa_repository_meets_the_domain_contract,
         the_rate_limiter_meets_the_domain_contract,
+        the_pending_login_repository_meets_the_domain_contract,
     );
 }
 
@@ -167,6 +171,13 @@ fn the_rate_limiter_meets_the_domain_contract(backend: TestBackend) {
     rate_limiter_contract(|| {
         let (pool, _, database) = fresh(backend);
         (Arc::new(DieselRateLimiter::new(pool)), database)
+    });
+}
+
+fn the_pending_login_repository_meets_the_domain_contract(backend: TestBackend) {
+    pending_login_repository_contract(|| {
+        let (pool, _, database) = fresh(backend);
+        (Arc::new(DieselPendingLoginRepository::new(pool)), database)
     });
 }
 
