@@ -78,6 +78,45 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     /// Two-factor login.
     pub mfa: MfaSettings,
+    /// Third-party login (OpenID Connect).
+    pub oidc: OidcSettings,
+}
+
+/// Third-party login: the OpenID Connect providers, none by default.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The longest any call to a provider may take, in seconds (1 to 60);
+    /// then the login answers 503.
+    pub timeout_secs: u64,
+    /// Seconds a provider's discovery document and keys are used before
+    /// they are fetched again.
+    pub metadata_ttl_secs: u64,
+    /// One `[[oidc.providers]]` table each.
+    #[serde(default)]
+    pub providers: Vec<OidcProviderSettings>,
+}
+
+/// One identity provider.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderSettings {
+    /// Its name in the paths: 1 to 32 of a-z, digits, `-`, `_`.
+    pub name: String,
+    /// The issuer URL (discovery is at `/.well-known/openid-configuration`
+    /// below it); https, or http to localhost.
+    pub issuer: String,
+    /// This service's client id at the provider.
+    pub client_id: String,
+    /// This service's client secret at the provider.
+    #[serde(serialize_with = "redacted_secret")]
+    pub client_secret: SecretString,
+    /// The callback registered at the provider:
+    /// `https://<this service>/api/v1/oidc/<name>/callback`.
+    pub redirect_uri: String,
+    /// Scopes besides `openid` (for a username: `profile`).
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// Two-factor login (TOTP).
@@ -179,6 +218,10 @@ impl Settings {
                 "server.body_timeout_secs must be at least 1",
             ),
             (
+                (1..=60).contains(&self.oidc.timeout_secs),
+                "oidc.timeout_secs must be 1 to 60",
+            ),
+            (
                 [
                     self.rate_limit.login_failures_per_username,
                     self.rate_limit.login_per_address_per_minute,
@@ -230,6 +273,11 @@ pub struct ServerSettings {
 /// Secrets as printed: how many, never what they are.
 fn redacted_list<S: Serializer>(secrets: &[String], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(secrets.iter().map(|_| "[redacted]"))
+}
+
+/// A secret that is always set, as printed: never what it is.
+fn redacted_secret<S: Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("[redacted]")
 }
 
 /// A secret as printed: whether it is set, never what it is.

@@ -10,7 +10,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
-use blog_domain::{AuthError, BoxError, DomainError, ForbiddenAction, Resource, ValidationError};
+use blog_domain::{
+    AuthError, BoxError, CallbackRefusal, DomainError, ForbiddenAction, Resource, ValidationError,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -380,8 +382,21 @@ impl From<DomainError> for ApiError {
                 | ValidationError::InvalidId
                 | ValidationError::InvalidPage
                 | ValidationError::InvalidPerPage
-                | ValidationError::InvalidRandomId),
+                | ValidationError::InvalidRandomId
+                | ValidationError::InvalidProviderName
+                | ValidationError::InvalidSubject),
             ) => Self::validation(rule.to_string()),
+            DomainError::Callback(refusal) => {
+                let message = match refusal {
+                    CallbackRefusal::MissingState => "The callback has no state",
+                    CallbackRefusal::UnknownState => {
+                        "Unknown, expired or already used state: start the login again"
+                    }
+                    CallbackRefusal::ProviderRefused => "The identity provider refused the login",
+                    CallbackRefusal::MissingCode => "The callback has no code",
+                };
+                Self::bad_request(message)
+            }
             DomainError::Conflict => Self::new(
                 S::CONFLICT,
                 ErrorCode::Conflict,
@@ -432,6 +447,7 @@ impl From<DomainError> for ApiError {
                     Resource::User => "User not found",
                     Resource::Session => "Session not found",
                     Resource::SecondFactor => "Two-factor login is not active",
+                    Resource::IdentityProvider => "Identity provider not found",
                 };
                 Self::new(S::NOT_FOUND, ErrorCode::NotFound, message)
             }

@@ -17,21 +17,22 @@ use blog_domain::ports::{
     TwoFactor, UserRepository,
 };
 use blog_domain::{
-    PostService, Purge, PurgeReport, SessionPorts, SessionService, TokenLifetimes, UserPorts,
-    UserService,
+    PostService, ProviderName, Purge, PurgeReport, SessionPorts, SessionService, TokenLifetimes,
+    UserPorts, UserService,
 };
 use blog_infra::keys::{KeySet, KeySetError};
 use blog_infra::{
-    BcryptHasher, DbPool, DieselMfaRepository, DieselPostRepository, DieselRateLimiter,
-    DieselSecurityEventRepository, DieselSessionRepository, DieselUserRepository, HashingPool,
-    JwtCodec, JwtKeys, JwtOptions, OsRandomIds, PoolOptions, SystemClock, TotpTwoFactor, db,
+    BcryptHasher, DbPool, DieselMfaRepository, DieselPendingLoginRepository, DieselPostRepository,
+    DieselRateLimiter, DieselSecurityEventRepository, DieselSessionRepository,
+    DieselUserRepository, HashingPool, JwtCodec, JwtKeys, JwtOptions, OidcOptions, OpenIdConnect,
+    OsRandomIds, PoolOptions, ProviderConfig, SystemClock, TotpTwoFactor, db,
 };
 use futures_util::FutureExt;
 use secrecy::SecretString;
 use tokio::sync::watch;
 
 use crate::client::TrustedProxies;
-use crate::configuration::{Profile, ServerSettings, Settings, check_secret};
+use crate::configuration::{OidcSettings, Profile, ServerSettings, Settings, check_secret};
 use crate::error::{ApiError, error_chain, jsonify_error_response};
 use crate::extract::{self, BodyReading};
 use crate::state::{AppState, ReadThreads, ReadinessCheck};
@@ -266,6 +267,7 @@ pub fn check_settings(settings: &Settings, profile: Profile) -> Result<(), Start
     token_codec(settings, profile)?;
     tls_config(&settings.server)?;
     two_factor(settings, profile)?;
+    identity_providers(&settings.oidc)?;
     db::DatabaseUrl::parse(&settings.database.url)?;
     Ok(())
 }
@@ -410,6 +412,12 @@ fn app_state(
         hasher,
         clock: clock.clone(),
     });
+    if !settings.oidc.providers.is_empty() {
+        sessions = sessions.with_identity_providers(
+            Arc::new(identity_providers(&settings.oidc)?),
+            Arc::new(DieselPendingLoginRepository::new(pool.clone())),
+        );
+    }
     if let Some(limits) = settings.rate_limit.limits() {
         let limiter: Arc<dyn RateLimiter> = Arc::new(DieselRateLimiter::new(pool.clone()));
         sessions = sessions.with_rate_limits(Arc::clone(&limiter), limits);
@@ -419,6 +427,35 @@ fn app_state(
     let reads = ReadThreads::new(pool.concurrent_reads()).map_err(StartupError::Threads)?;
     let readiness = readiness_check(pool, up_to_date);
     Ok(AppState::new(users, sessions, posts, readiness, reads).with_jwks(jwks))
+}
+
+/// The relying party of the configured identity providers. Nothing is
+/// fetched now: a provider that is down must not stop the service.
+fn identity_providers(settings: &OidcSettings) -> Result<OpenIdConnect, StartupError> {
+    let providers = settings
+        .providers
+        .iter()
+        .map(|provider| {
+            Ok(ProviderConfig {
+                name: ProviderName::parse(provider.name.as_str()).map_err(|error| {
+                    StartupError::Setting(format!(
+                        "oidc.providers name {:?}: {error}",
+                        provider.name
+                    ))
+                })?,
+                issuer: provider.issuer.clone(),
+                client_id: provider.client_id.clone(),
+                client_secret: provider.client_secret.clone(),
+                redirect_uri: provider.redirect_uri.clone(),
+                scopes: provider.scopes.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, StartupError>>()?;
+    let options = OidcOptions {
+        timeout: Duration::from_secs(settings.timeout_secs),
+        metadata_ttl: Duration::from_secs(settings.metadata_ttl_secs),
+    };
+    OpenIdConnect::new(providers, options).map_err(|error| StartupError::Setting(error.to_string()))
 }
 
 /// The two-factor cryptography with the configured key, which production
@@ -521,7 +558,8 @@ fn purge_task(settings: &Settings, pool: DbPool) -> PurgeTask {
         ),
         settings.rate_limit.limits().map(|limits| (limiter, limits)),
         Arc::new(SystemClock),
-    );
+    )
+    .with_pending_logins(Arc::new(DieselPendingLoginRepository::new(pool.clone())));
     Arc::new(move || {
         db::exclusively(&pool, || purge.run())
             .map_err(|error| error_chain(&error))?
@@ -540,6 +578,8 @@ async fn purge_periodically(purge: PurgeTask, every: Duration) {
                 sessions = report.sessions,
                 rate_limit_windows = report.rate_limit_windows,
                 security_events = report.security_events,
+                mfa_challenges = report.mfa_challenges,
+                pending_logins = report.pending_logins,
                 "purged"
             ),
             Ok(Ok(Some(_))) => {}

@@ -186,6 +186,11 @@ impl AppState {
         outcome
     }
 
+    /// The configured identity providers (held in memory: no trip).
+    pub fn identity_providers(&self) -> Vec<blog_domain::ProviderName> {
+        self.services.sessions.identity_providers()
+    }
+
     /// Whether the database answers now.
     ///
     /// # Errors

@@ -49,9 +49,6 @@ pub enum OidcConfigError {
         /// The key.
         field: &'static str,
     },
-    /// The HTTP client could not be made.
-    #[error("the HTTP client for identity providers could not be made: {0}")]
-    Client(String),
 }
 
 /// How the relying party talks to providers.
@@ -79,8 +76,70 @@ struct Provider {
 /// not followed, and every call has the configured timeout.
 pub struct OpenIdConnect {
     providers: Vec<Provider>,
-    http: ureq::Agent,
+    http: HttpClient,
     metadata_ttl: Duration,
+}
+
+/// The largest answer read from a provider (a discovery document, a JWKS,
+/// a token response are a few kilobytes).
+const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+
+/// ureq, as the relying party's HTTP client. Not the crate's own impl for
+/// `ureq::Agent`: ureq 2 turns every 4xx and 5xx into an error, and the
+/// token endpoint's 400 (`invalid_grant`: a refused code) would read as an
+/// unreachable provider. Bodies are read up to [`MAX_RESPONSE_BYTES`].
+struct HttpClient(ureq::Agent);
+
+/// Why a call to a provider got no answer.
+#[derive(Debug, thiserror::Error)]
+enum HttpError {
+    #[error(transparent)]
+    Transport(#[from] Box<ureq::Transport>),
+    #[error("reading the answer: {0}")]
+    Read(#[from] std::io::Error),
+    #[error(transparent)]
+    Http(#[from] openidconnect::http::Error),
+    #[error("the request has a header that is not text")]
+    Header,
+}
+
+impl openidconnect::SyncHttpClient for HttpClient {
+    type Error = HttpError;
+
+    fn call(
+        &self,
+        request: openidconnect::HttpRequest,
+    ) -> Result<openidconnect::HttpResponse, HttpError> {
+        use std::io::Read;
+        let mut call = self
+            .0
+            .request(request.method().as_str(), &request.uri().to_string());
+        for (name, value) in request.headers() {
+            call = call.set(
+                name.as_str(),
+                value.to_str().map_err(|_| HttpError::Header)?,
+            );
+        }
+        let sent = if request.method() == openidconnect::http::Method::GET {
+            call.call()
+        } else {
+            call.send_bytes(request.body())
+        };
+        let answer = match sent {
+            Ok(answer) | Err(ureq::Error::Status(_, answer)) => answer,
+            Err(ureq::Error::Transport(transport)) => return Err(Box::new(transport).into()),
+        };
+        let mut builder = openidconnect::http::Response::builder().status(answer.status());
+        if let Some(content_type) = answer.header("content-type") {
+            builder = builder.header("content-type", content_type);
+        }
+        let mut body = Vec::new();
+        answer
+            .into_reader()
+            .take(MAX_RESPONSE_BYTES)
+            .read_to_end(&mut body)?;
+        Ok(builder.body(body)?)
+    }
 }
 
 impl std::fmt::Debug for OpenIdConnect {
@@ -133,11 +192,13 @@ impl OpenIdConnect {
                 metadata: Mutex::new(None),
             });
         }
-        let http = ureq::AgentBuilder::new()
-            .timeout(options.timeout)
-            // A provider's redirect is never followed (SSRF).
-            .redirects(0)
-            .build();
+        let http = HttpClient(
+            ureq::AgentBuilder::new()
+                .timeout(options.timeout)
+                // A provider's redirect is never followed (SSRF).
+                .redirects(0)
+                .build(),
+        );
         Ok(Self {
             providers: checked,
             http,

@@ -68,7 +68,7 @@ impl MessageBody {
 }
 
 /// A token pair, never to be cached (RFC 6749 §5.1).
-fn token_response(pair: &TokenPair) -> HttpResponse {
+pub(super) fn token_response(pair: &TokenPair) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -4,6 +4,7 @@ mod auth;
 mod health;
 mod keys;
 mod mfa;
+mod oidc;
 pub mod openapi;
 mod posts;
 mod sessions;
@@ -56,6 +57,9 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/v1/refresh").post(auth::refresh),
         Endpoint::new("/api/v1/logout").post(auth::logout),
         Endpoint::new("/api/v1/logout/all").post(auth::logout_all),
+        Endpoint::new("/api/v1/oidc/providers").get(oidc::providers),
+        Endpoint::new("/api/v1/oidc/{provider}/authorize").get(oidc::authorize),
+        Endpoint::new("/api/v1/oidc/{provider}/callback").get(oidc::callback),
         Endpoint::new("/api/v1/sessions").get(sessions::list),
         Endpoint::new("/api/v1/sessions/{id}").delete(sessions::end),
         Endpoint::new("/api/v1/posts")

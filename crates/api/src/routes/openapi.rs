@@ -7,7 +7,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Required};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, health, keys, mfa, posts, sessions, users};
+use super::{auth, health, keys, mfa, oidc, posts, sessions, users};
 
 /// The document; `ApiDoc::openapi()` builds it.
 #[derive(OpenApi)]
@@ -23,17 +23,18 @@ use super::{auth, health, keys, mfa, posts, sessions, users};
         users::list,
         users::me,
         users::events,
-                users::change_password,
+        users::change_password,
         mfa::start,
         mfa::confirm,
         mfa::disable,
-
-                auth::login,
+        auth::login,
         auth::login_mfa,
-
         auth::refresh,
         auth::logout,
         auth::logout_all,
+        oidc::providers,
+        oidc::authorize,
+        oidc::callback,
         sessions::list,
         sessions::end,
         posts::list,
@@ -50,7 +51,8 @@ use super::{auth, health, keys, mfa, posts, sessions, users};
     tags(
         (name = "users", description = "Registration and users"),
         (name = "auth", description = "Login, refresh with rotation, logout"),
-                (name = "sessions", description = "The caller's logins, and ending them"),
+        (name = "oidc", description = "Login with an OpenID Connect provider"),
+        (name = "sessions", description = "The caller's logins, and ending them"),
         (name = "two-factor", description = "Two-factor login with TOTP (RFC 6238)"),
         (name = "posts", description = "Posts; only the author may change one"),
         (name = "probes", description = "Liveness and readiness"),

@@ -143,6 +143,9 @@ pub struct EventBody {
     /// The login session it concerns.
     #[schema(example = "9f2c4e0a1b3d5f7e9f2c4e0a1b3d5f7e")]
     session_id: Option<String>,
+    /// The identity provider of a third-party login or registration.
+    #[schema(example = "google")]
+    provider: Option<String>,
 }
 
 /// The event types, from the domain's one list.
@@ -175,6 +178,7 @@ impl From<RecordedEvent> for EventBody {
                 .user_agent
                 .map(|agent| agent.as_str().to_owned()),
             session_id: event.session_id.map(|id| id.as_str().to_owned()),
+            provider: event.provider.map(|name| name.to_string()),
         }
     }
 }

@@ -777,6 +777,89 @@ fn config_check_prints_the_settings_without_secrets_and_fails_on_a_bad_one() {
     }
 }
 
+/// A config folder of the defaults and a `development.toml` of `extra`.
+fn config_dir_with(extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(CONFIG_DIR).join("default.toml"),
+        dir.path().join("default.toml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("development.toml"), extra).unwrap();
+    dir
+}
+
+const TWO_PROVIDERS: &str = r#"
+[[oidc.providers]]
+name = "google"
+issuer = "https://accounts.google.com"
+client_id = "blog.apps.googleusercontent.com"
+client_secret = "google-client-secret"
+redirect_uri = "https://blog.example.com/api/v1/oidc/google/callback"
+scopes = ["profile", "email"]
+
+[[oidc.providers]]
+name = "local-idp"
+issuer = "http://localhost:9000/realms/blog"
+client_id = "blog"
+client_secret = "local-client-secret"
+redirect_uri = "http://localhost:8080/api/v1/oidc/local-idp/callback"
+"#;
+
+#[test]
+fn identity_providers_are_tables_of_a_config_file_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_dir_with(TWO_PROVIDERS);
+    let config_dir = config.path().to_str().unwrap();
+    let checked = run(
+        dir.path(),
+        &[("APP_CONFIG_DIR", config_dir)],
+        &["config", "check"],
+        "",
+    );
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    let printed: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let providers = &printed["settings"]["oidc"]["providers"];
+    assert_eq!(providers[0]["name"], "google");
+    assert_eq!(
+        providers[0]["scopes"],
+        serde_json::json!(["profile", "email"])
+    );
+    assert_eq!(providers[1]["name"], "local-idp");
+    assert_eq!(providers[1]["scopes"], serde_json::json!([]));
+    assert_eq!(providers[1]["client_secret"], "[redacted]");
+    let text = String::from_utf8_lossy(&checked.stdout);
+    assert!(!text.contains("client-secret\""), "{text}");
+
+    for (extra, says) in [
+        (
+            TWO_PROVIDERS.replace("https://accounts.google.com", "http://accounts.google.com"),
+            "google: issuer must be an https URL",
+        ),
+        (
+            TWO_PROVIDERS.replace("local-idp", "google"),
+            "google is configured twice",
+        ),
+        (
+            TWO_PROVIDERS.replace("local-idp", "Local IdP"),
+            "oidc.providers name",
+        ),
+        ("[oidc]\ntimeout_secs = 0\n".to_owned(), "oidc.timeout_secs"),
+    ] {
+        let config = config_dir_with(&extra);
+        let output = run(
+            dir.path(),
+            &[("APP_CONFIG_DIR", config.path().to_str().unwrap())],
+            &["config", "check"],
+            "",
+        );
+        assert!(!output.status.success(), "{extra}");
+        let text = stderr(&output);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains(says), "{text}");
+    }
+}
+
 #[test]
 fn every_command_has_help_and_the_binary_a_version() {
     let dir = tempfile::tempdir().unwrap();

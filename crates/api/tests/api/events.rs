@@ -132,8 +132,13 @@ async fn each_step_of_a_login_is_in_the_trail_newest_first_with_its_client_and_s
         let keys: Vec<&String> = event.as_object().unwrap().keys().collect();
         assert_eq!(
             keys.len(),
-            6,
-            "id, type, at, ip, user_agent, session_id: {event}"
+            7,
+            "id, type, at, ip, user_agent, session_id, provider: {event}"
+        );
+        assert_eq!(
+            event["provider"],
+            Value::Null,
+            "no third-party login: {event}"
         );
         assert_eq!(event["ip"], "127.0.0.1", "{event}");
         let agent = if n == 0 { Value::Null } else { json!(AGENT) };

@@ -27,7 +27,8 @@ pub(super) struct ExternalLogins {
 /// then ones with random suffixes.
 const USERNAME_ATTEMPTS: usize = 5;
 
-/// The longest provider `error` code logged (it comes from outside).
+/// The most characters of a provider's `error` code logged (it comes
+/// from outside, through the browser).
 const LOGGED_ERROR_CHARS: usize = 64;
 
 impl SessionService {
@@ -125,7 +126,13 @@ impl SessionService {
             .filter(|login| login.provider == provider && now < login.expires_at)
             .ok_or(CallbackRefusal::UnknownState)?;
         if let Some(error) = &callback.error {
-            let error: String = error.chars().take(LOGGED_ERROR_CHARS).collect();
+            // OAuth error codes are printable ASCII; anything else is dropped
+            // rather than written to the log.
+            let error: String = error
+                .chars()
+                .filter(char::is_ascii_graphic)
+                .take(LOGGED_ERROR_CHARS)
+                .collect();
             warn!(target: AUTH_EVENTS, provider = %provider, error, "the identity provider refused the login");
             return Err(CallbackRefusal::ProviderRefused.into());
         }
