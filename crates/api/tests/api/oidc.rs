@@ -86,6 +86,20 @@ async fn through_the_provider(app: &TestApp) -> String {
         .to_owned()
 }
 
+/// The `state` of a login started at the app, not taken to the provider.
+async fn started_state(app: &TestApp) -> String {
+    let started = get_url(&app.url(AUTHORIZE)).await;
+    parameter(started.header("location").unwrap(), "state")
+}
+
+/// A query parameter of `url`.
+fn parameter(url: &str, name: &str) -> String {
+    url.split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        .unwrap()
+        .to_owned()
+}
+
 /// The whole flow: a token pair, or the app's error.
 async fn log_in(app: &TestApp) -> Response {
     let callback = through_the_provider(app).await;
@@ -231,25 +245,11 @@ async fn a_forged_replayed_or_incomplete_callback_is_refused_and_makes_nothing(
         .assert_error(400, "bad_request");
 
     // The provider's refusal, and a callback without its code.
-    let started = get_url(&app.url(AUTHORIZE)).await;
-    let state = started
-        .header("location")
-        .unwrap()
-        .split(['?', '&'])
-        .find_map(|pair| pair.strip_prefix("state="))
-        .unwrap()
-        .to_owned();
+    let state = started_state(&app).await;
     get_url(&app.url(&format!("{callback}?state={state}&error=access_denied")))
         .await
         .assert_error(400, "bad_request");
-    let started = get_url(&app.url(AUTHORIZE)).await;
-    let state = started
-        .header("location")
-        .unwrap()
-        .split(['?', '&'])
-        .find_map(|pair| pair.strip_prefix("state="))
-        .unwrap()
-        .to_owned();
+    let state = started_state(&app).await;
     get_url(&app.url(&format!("{callback}?state={state}")))
         .await
         .assert_error(400, "bad_request");
@@ -257,14 +257,8 @@ async fn a_forged_replayed_or_incomplete_callback_is_refused_and_makes_nothing(
     // A code the provider refuses (another login's, used already).
     let first = through_the_provider(&app).await;
     let second = through_the_provider(&app).await;
-    let code_of = |back: &str| {
-        back.split(['?', '&'])
-            .find_map(|pair| pair.strip_prefix("code="))
-            .unwrap()
-            .to_owned()
-    };
     assert_eq!(get_url(&app.url(&first)).await.status, 200);
-    let injected = second.replace(&code_of(&second), &code_of(&first));
+    let injected = second.replace(&parameter(&second, "code"), &parameter(&first, "code"));
     get_url(&app.url(&injected))
         .await
         .assert_error(400, "bad_request");

@@ -62,6 +62,26 @@ struct Setup {
     clock: Arc<ManualClock>,
 }
 
+impl Setup {
+    fn start(&self) {
+        self.sessions
+            .start_external_login("idp", &client())
+            .unwrap();
+    }
+
+    fn finish(&self, state: &str) -> Result<TokenPair, DomainError> {
+        self.sessions
+            .finish_external_login("idp", &callback(state, "code"), &client())
+    }
+
+    fn users(&self) -> u64 {
+        self.store
+            .list(crate::PageRequest::default())
+            .unwrap()
+            .total
+    }
+}
+
 /// The service on one in-memory store, with `providers`, and `events` as
 /// the port of events that change nothing else.
 fn setup(providers: MockIdentityProviders, events: MockSecurityEventRepository) -> Setup {
@@ -259,14 +279,7 @@ fn never_identifies() -> MockIdentityProviders {
 #[test]
 fn a_state_is_taken_once_and_only_by_its_provider_before_it_expires() {
     let setup = setup(never_identifies(), no_events());
-    let start = || {
-        setup
-            .sessions
-            .start_external_login("idp", &client())
-            .unwrap()
-    };
-
-    start();
+    setup.start();
     assert_refused(
         &callback("forged", "code"),
         CallbackRefusal::UnknownState,
@@ -293,7 +306,7 @@ fn a_state_is_taken_once_and_only_by_its_provider_before_it_expires() {
         "idp",
     );
 
-    start();
+    setup.start();
     setup.clock.advance(PENDING_LOGIN_LIFETIME);
     assert_refused(
         &callback("state-2", "code"),
@@ -302,7 +315,7 @@ fn a_state_is_taken_once_and_only_by_its_provider_before_it_expires() {
         "idp",
     );
 
-    start();
+    setup.start();
     let refused = Callback {
         error: Some("access_denied".into()),
         ..callback("state-3", "code")
@@ -315,22 +328,14 @@ fn a_state_is_taken_once_and_only_by_its_provider_before_it_expires() {
         "idp",
     );
 
-    start();
+    setup.start();
     assert_refused(
         &callback("state-4", ""),
         CallbackRefusal::MissingCode,
         &setup,
         "idp",
     );
-    assert_eq!(
-        setup
-            .store
-            .list(crate::PageRequest::default())
-            .unwrap()
-            .total,
-        0,
-        "no refused callback made a user"
-    );
+    assert_eq!(setup.users(), 0, "no refused callback made a user");
 }
 
 #[test]
@@ -371,26 +376,13 @@ fn a_failed_id_token_is_a_failed_login_of_nobody_and_makes_no_user() {
         .times(1)
         .returning(|_| Ok(()));
     let setup = setup(providers, events);
-    setup
-        .sessions
-        .start_external_login("idp", &client())
-        .unwrap();
-    let failed =
-        setup
-            .sessions
-            .finish_external_login("idp", &callback("state-1", "code"), &client());
+    setup.start();
+    let failed = setup.finish("state-1");
     assert!(matches!(
         failed,
         Err(DomainError::Unauthorized(AuthError::InvalidCredentials))
     ));
-    assert_eq!(
-        setup
-            .store
-            .list(crate::PageRequest::default())
-            .unwrap()
-            .total,
-        0
-    );
+    assert_eq!(setup.users(), 0, "nothing made a user");
 }
 
 #[test]
@@ -409,14 +401,8 @@ fn an_unreachable_or_refusing_provider_makes_nothing() {
             .with(always(), always())
             .returning(move |_, _| Err(error.lock().unwrap().take().unwrap()));
         let setup = setup(providers, no_events());
-        setup
-            .sessions
-            .start_external_login("idp", &client())
-            .unwrap();
-        let answer =
-            setup
-                .sessions
-                .finish_external_login("idp", &callback("state-1", "code"), &client());
+        setup.start();
+        let answer = setup.finish("state-1");
         if unavailable {
             assert!(
                 matches!(answer, Err(DomainError::Unavailable(_))),
@@ -431,14 +417,7 @@ fn an_unreachable_or_refusing_provider_makes_nothing() {
                 "{answer:?}"
             );
         }
-        assert_eq!(
-            setup
-                .store
-                .list(crate::PageRequest::default())
-                .unwrap()
-                .total,
-            0
-        );
+        assert_eq!(setup.users(), 0, "nothing made a user");
     }
 }
 
