@@ -3,6 +3,8 @@
 //! the admin listener that serves them apart from the public API.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -11,7 +13,7 @@ use actix_web::dev::Server;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use blog_domain::{AUTH_EVENTS, SecurityEventKind};
-use metrics::SharedString;
+use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -22,10 +24,12 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// The process's recorder, once [`handle`] has installed it.
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
 /// The process's recorder, installed on first use. One per process (the
 /// `metrics` facade has one global recorder), shared by every server in it.
 pub fn handle() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets(&BUCKETS)
@@ -86,16 +90,40 @@ pub fn record_request(
     status: StatusCode,
     elapsed: Duration,
 ) {
-    let labels = [
-        ("method", SharedString::const_str(method)),
-        ("route", SharedString::from(route)),
-        (
-            "status",
-            SharedString::from_owned(status.as_u16().to_string()),
-        ),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed);
+    // Without the recorder every handle is a no-op, and one cached now
+    // would stay one after it is installed.
+    if HANDLE.get().is_none() {
+        return;
+    }
+    REQUEST_METRICS.with_borrow_mut(|handles| {
+        let (requests, duration) = handles
+            .entry((method, route, status.as_u16()))
+            .or_insert_with_key(|(method, route, status)| {
+                let labels = [
+                    ("method", SharedString::const_str(method)),
+                    ("route", SharedString::from(route.clone())),
+                    ("status", SharedString::from_owned(status.to_string())),
+                ];
+                (
+                    metrics::counter!("http_requests_total", &labels),
+                    metrics::histogram!("http_request_duration_seconds", &labels),
+                )
+            });
+        requests.increment(1);
+        duration.record(elapsed);
+    });
+}
+
+/// Method, route and status, as labels.
+type RequestLabels = (&'static str, Cow<'static, str>, u16);
+
+thread_local! {
+    /// Each worker's handles of the request metrics, by labels: looking
+    /// them up in the recorder's registry (labels copied and hashed into a
+    /// key, a shard locked) for every request was most of what the metrics
+    /// cost (profiled). Bounded, as the label values are.
+    static REQUEST_METRICS: RefCell<HashMap<RequestLabels, (Counter, Histogram)>> =
+        RefCell::new(HashMap::new());
 }
 
 /// Counts the domain's authentication events as `auth_events_total{event}`,

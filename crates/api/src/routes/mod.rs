@@ -40,8 +40,18 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 /// Every endpoint of the service, with its full path: what is served, and
 /// what the test compares with the OpenAPI document.
+///
+/// The router tries them in this order, and each pattern with a `{}`
+/// segment costs a regex match: the posts, most of the traffic, come first.
 fn endpoints() -> Vec<Endpoint> {
     vec![
+        Endpoint::new("/api/v1/posts")
+            .get(posts::list)
+            .post(posts::create),
+        Endpoint::new("/api/v1/posts/{id}")
+            .get(posts::get)
+            .put(posts::update)
+            .delete(posts::delete),
         Endpoint::new("/api/v1/users")
             .get(users::list)
             .post(users::register),
@@ -62,13 +72,6 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/v1/oidc/{provider}/callback").get(oidc::callback),
         Endpoint::new("/api/v1/sessions").get(sessions::list),
         Endpoint::new("/api/v1/sessions/{id}").delete(sessions::end),
-        Endpoint::new("/api/v1/posts")
-            .get(posts::list)
-            .post(posts::create),
-        Endpoint::new("/api/v1/posts/{id}")
-            .get(posts::get)
-            .put(posts::update)
-            .delete(posts::delete),
         Endpoint::new(OPENAPI_PATH).get(openapi::document),
         Endpoint::new("/healthz").get(health::live),
         Endpoint::new("/readyz").get(health::ready),
