@@ -555,6 +555,29 @@ mod tests {
         assert_eq!(with("postgres://u@127.0.0.1:9/db", 16), 16);
     }
 
+    /// See `.cargo/config.toml`: without the flag every page read of
+    /// SQLite is parsed and planned again.
+    #[test]
+    fn sqlite_is_built_with_qpsg() {
+        use diesel::sql_types::Text;
+
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = Text)]
+            compile_options: String,
+        }
+        let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+            .load(&mut conn)
+            .unwrap();
+        assert!(
+            options
+                .iter()
+                .any(|option| option.compile_options == "ENABLE_QPSG"),
+            "SQLite is built without SQLITE_ENABLE_QPSG"
+        );
+    }
+
     #[test]
     fn the_url_scheme_picks_the_backend() {
         for url in ["postgres://u@127.0.0.1/db", "postgresql://u@127.0.0.1/db"] {

@@ -4,9 +4,7 @@ use blog_domain::ports::{PostRepository, RepositoryError};
 use blog_domain::{
     NewPost, Page, PageRequest, Post, PostChanges, PostContent, PostId, PostTitle, UserId,
 };
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{corrupt, from_db_time, read_page, to_db_time};
@@ -100,32 +98,31 @@ impl PostRepository for DieselPostRepository {
         author: Option<UserId>,
         page: PageRequest,
     ) -> Result<Page<Post>, RepositoryError> {
-        let filtered = || {
-            let mut query = posts::table.into_boxed();
-            if let Some(author) = author {
-                query = query.filter(posts::user_id.eq(author.get()));
-            }
-            query
-        };
         read_page(
             &self.pool,
             page,
             // The count the triggers keep (see the migration `count_posts`):
-            // a few rows, however many posts there are.
+            // a few rows (slots), however many posts there are. Summed
+            // here: SQL's SUM would be a literal, which Diesel does not
+            // keep prepared.
             |conn| {
-                post_counts::table
+                let slots: Vec<i64> = post_counts::table
                     .filter(post_counts::user_id.eq(author.map_or(0, UserId::get)))
-                    .select(sql::<BigInt>("CAST(COALESCE(SUM(total), 0) AS BIGINT)"))
-                    .get_result(conn)
+                    .select(post_counts::total)
+                    .load(conn)?;
+                Ok(slots.into_iter().sum())
             },
             |conn, limit, offset| {
                 // Ids grow with time on both backends: newest first is id order.
-                filtered()
+                let newest = posts::table
                     .select(PostRow::as_select())
                     .order(posts::id.desc())
                     .limit(limit)
-                    .offset(offset)
-                    .load(conn)
+                    .offset(offset);
+                match author {
+                    Some(author) => newest.filter(posts::user_id.eq(author.get())).load(conn),
+                    None => newest.load(conn),
+                }
             },
         )
     }
