@@ -566,7 +566,7 @@ mod tests {
             #[diesel(sql_type = Text)]
             compile_options: String,
         }
-        let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
         let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
             .load(&mut conn)
             .unwrap();
