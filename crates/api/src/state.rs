@@ -1,6 +1,8 @@
-//! What every handler shares, and the two ways to run domain code, both
-//! off the async workers and in the request's span: on tokio's blocking
-//! pool, or, for use cases that only read the store, on the read threads.
+//! What every handler shares, and the two ways to run domain code that
+//! blocks, both off the async workers and in the request's span: on
+//! tokio's blocking pool, or, for use cases that only read the store, on
+//! the read threads. A use case that blocks nothing (a post's create, whose
+//! write is handed to the store and awaited) runs where it is called.
 
 use std::sync::Arc;
 
@@ -149,13 +151,31 @@ impl AppState {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
+        let principal = self.authenticate(caller).await?;
+        let services = self.services.clone();
+        blocking(move || f(&services, &principal)).await
+    }
+
+    /// Checks the caller's session, as [`Self::as_caller`] does, for a use
+    /// case that then awaits its store where it is (see [`Self::posts`]).
+    ///
+    /// # Errors
+    /// 401 for a session that is not live; 500 if the check panicked.
+    pub async fn authenticate(&self, caller: AuthenticatedUser) -> Result<Principal, ApiError> {
         let (access, request) = caller.into_parts();
         let principal = self
             .read(move |services| services.sessions.authenticate_verified(&access))
             .await?;
         request.extensions_mut().insert(principal.user_id);
-        let services = self.services.clone();
-        blocking(move || f(&services, &principal)).await
+        Ok(principal)
+    }
+
+    /// The post service, for its one use case that blocks nothing and is
+    /// awaited on the async worker: [`PostService::create`]. The others
+    /// block on the store: run them with [`Self::read`] or
+    /// [`Self::as_caller`].
+    pub fn posts(&self) -> &PostService {
+        &self.services.posts
     }
 
     /// [`Self::as_caller`] for `f` that only reads the store (as

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use blog_domain::ports::{PasswordHasher, PostRepository, TokenCodec};
 use blog_domain::secrecy::SecretString;
+use blog_domain::testing::block_on;
 use blog_domain::time::OffsetDateTime;
 use blog_domain::{
     Claims, NewPost, PageRequest, PostContent, PostId, PostTitle, SessionId, TokenId, TokenKind,
@@ -121,7 +122,7 @@ fn repositories(c: &mut Criterion) {
             created_at: OffsetDateTime::now_utc(),
         };
         for _ in 0..20 {
-            posts.create(&new_post).unwrap();
+            block_on(posts.create(&new_post)).unwrap();
         }
         let mut group = c.benchmark_group(format!("posts {backend:?}"));
         group.bench_function("find", |b| {
@@ -134,7 +135,7 @@ fn repositories(c: &mut Criterion) {
         group.bench_function("create", |b| {
             b.iter_batched(
                 || new_post.clone(),
-                |post| posts.create(&post).unwrap(),
+                |post| block_on(posts.create(&post)).unwrap(),
                 BatchSize::SmallInput,
             );
         });

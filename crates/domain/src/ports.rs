@@ -1,8 +1,13 @@
 //! The ports: what the domain needs from the outside world.
 //!
 //! All are synchronous, so they are easy to implement and to mock; callers in
-//! async code run the services on a blocking thread. With the `mocks` feature
-//! (or in this crate's tests) each trait `X` has a mockall mock `MockX`.
+//! async code run the services on a blocking thread. One call is the
+//! exception: [`PostRepository::create`] returns a [`Pending`] write, which
+//! the caller awaits where it is, so that the write that arrives in volume
+//! keeps no thread waiting for the store. With the `mocks` feature (or in
+//! this crate's tests) each trait `X` has a mockall mock `MockX`.
+
+use std::pin::Pin;
 
 use time::OffsetDateTime;
 
@@ -29,6 +34,16 @@ pub enum RepositoryError {
     #[error("the store failed")]
     Internal(#[source] BoxError),
 }
+
+/// A write under way in the store: a future that completes once the write
+/// is committed (or has failed), on any executor.
+///
+/// Making it MUST NOT block the caller (it may be an async worker): an
+/// adapter hands the write to a thread of its own, or to its runtime's
+/// blocking pool, and the future only waits for the answer. It is
+/// `'static`, so it owns everything the write needs, and the write is made
+/// whether or not the future is awaited.
+pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, RepositoryError>> + Send + 'static>>;
 
 /// Stored users.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -111,11 +126,13 @@ pub trait UserRepository: Send + Sync {
 /// Stored posts.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait PostRepository: Send + Sync {
-    /// Stores a new post and returns it with its new id.
+    /// Stores a new post; the [`Pending`] write gives it back with its new
+    /// id once it is committed. It returns at once, without blocking.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Internal`].
-    fn create(&self, post: &NewPost) -> Result<Post, RepositoryError>;
+    /// The write fails with [`RepositoryError::Unavailable`] or
+    /// [`RepositoryError::Internal`].
+    fn create(&self, post: &NewPost) -> Pending<Post>;
 
     /// The post with this id.
     ///

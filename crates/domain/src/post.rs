@@ -161,7 +161,9 @@ impl PostService {
             .ok_or(DomainError::NotFound(Resource::Post))
     }
 
-    /// Stores a new post by `author`.
+    /// Stores a new post by `author`. Unlike the other methods it blocks
+    /// nothing: it hands the write to the store and returns a future of the
+    /// stored post, to await where it is called (an async worker too).
     ///
     /// # Errors
     /// Store failures only: the parts are valid by construction.
@@ -170,14 +172,15 @@ impl PostService {
         author: UserId,
         title: PostTitle,
         content: PostContent,
-    ) -> Result<Post, DomainError> {
+    ) -> impl Future<Output = Result<Post, DomainError>> + Send + 'static {
         let post = NewPost {
             title,
             content,
             author_id: author,
             created_at: self.clock.now(),
         };
-        Ok(self.posts.create(&post)?)
+        let stored = self.posts.create(&post);
+        async move { Ok(stored.await?) }
     }
 
     /// The post `id`, if `actor` may edit it: the checks an edit makes
@@ -233,6 +236,7 @@ mod tests {
     use super::*;
     use crate::ports::{MockClock, MockPostRepository, RepositoryError};
     use crate::test_support::{NOW, post, user_id};
+    use crate::testing::block_on;
 
     fn service(posts: MockPostRepository) -> PostService {
         let mut clock = MockClock::new();
@@ -295,13 +299,48 @@ mod tests {
                 new.author_id == user_id(7) && new.created_at == NOW && new.title.as_str() == "Hi"
             })
             .times(1)
-            .returning(|_| Ok(post(1, 7)));
-        let created = service(posts).create(
+            .returning(|_| Box::pin(std::future::ready(Ok(post(1, 7)))));
+        let created = block_on(service(posts).create(
             user_id(7),
             PostTitle::parse("Hi").unwrap(),
             PostContent::parse("body".into()).unwrap(),
-        );
+        ));
         assert_eq!(created.unwrap().id, PostId::new(1).unwrap());
+    }
+
+    #[test]
+    fn create_hands_the_write_to_the_store_before_it_is_awaited() {
+        let mut posts = MockPostRepository::new();
+        // Checked when the service (and the mock) is dropped.
+        posts
+            .expect_create()
+            .times(1)
+            .returning(|_| Box::pin(std::future::ready(Ok(post(1, 7)))));
+        let posts = service(posts);
+        drop(posts.create(
+            user_id(7),
+            PostTitle::parse("Hi").unwrap(),
+            PostContent::parse("body".into()).unwrap(),
+        ));
+    }
+
+    #[test]
+    fn a_failed_create_is_the_store_s_failure() {
+        let mut posts = MockPostRepository::new();
+        posts.expect_create().returning(|_| {
+            Box::pin(std::future::ready(Err(RepositoryError::Unavailable(
+                "down".into(),
+            ))))
+        });
+        let created = block_on(service(posts).create(
+            user_id(7),
+            PostTitle::parse("Hi").unwrap(),
+            PostContent::parse("body".into()).unwrap(),
+        ));
+        assert!(
+            matches!(created, Err(DomainError::Unavailable(_))),
+            "{created:?}"
+        );
     }
 
     #[test]

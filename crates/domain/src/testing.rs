@@ -8,8 +8,11 @@
 //! empty store per check (see [`session_repository_contract`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
 
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -17,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use secrecy::SecretString;
 
 use crate::ports::{
-    Clock, HashError, IdGenerator, MfaRepository, PasswordHasher, PendingLoginRepository,
+    Clock, HashError, IdGenerator, MfaRepository, PasswordHasher, Pending, PendingLoginRepository,
     PostRepository, RateLimiter, RepositoryError, SecurityEventRepository, SessionRepository,
     TokenCodec, TokenError, TwoFactor, TwoFactorError, UserRepository,
 };
@@ -31,6 +34,27 @@ use crate::{
 
 /// The time the in-memory adapters and the suites start from.
 pub const EPOCH: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);
+
+/// Runs `future` to its end on this thread, parking it while the future
+/// waits: enough to await a [`Pending`] write in a test or a suite.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        // A wake before the park makes the park return at once.
+        thread::park();
+    }
+}
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread leaves consistent data behind: go on with it.
@@ -245,8 +269,8 @@ impl PendingLoginRepository for InMemoryStore {
     }
 }
 
-impl PostRepository for InMemoryStore {
-    fn create(&self, post: &NewPost) -> Result<Post, RepositoryError> {
+impl InMemoryStore {
+    fn store_post(&self, post: &NewPost) -> Result<Post, RepositoryError> {
         let mut state = locked(&self.state);
         if !state.has_user(post.author_id) {
             return Err(missing_user());
@@ -264,6 +288,12 @@ impl PostRepository for InMemoryStore {
         };
         state.posts.insert(id.get(), created.clone());
         Ok(created)
+    }
+}
+
+impl PostRepository for InMemoryStore {
+    fn create(&self, post: &NewPost) -> Pending<Post> {
+        Box::pin(std::future::ready(self.store_post(post)))
     }
 
     fn find(&self, id: PostId) -> Result<Option<Post>, RepositoryError> {
@@ -1250,21 +1280,18 @@ pub fn post_repository_contract<G>(
     make: impl Fn() -> (Arc<dyn UserRepository>, Arc<dyn PostRepository>, G),
 ) {
     let create = |posts: &dyn PostRepository, author: &User, title: &str| {
-        posts
-            .create(&new_post(author, title))
+        block_on(posts.create(&new_post(author, title)))
             .unwrap_or_else(|error| panic!("creating a post: {error}"))
     };
     {
         let (users, posts, _guard) = make();
         let alice = store_user(users.as_ref(), "alice");
         let tricky = "Robert'); DROP TABLE posts;-- \u{1F600} \"quotes\" \\ \n\t 終わり";
-        let post = posts
-            .create(&NewPost {
-                content: PostContent::parse(tricky.into())
-                    .unwrap_or_else(|error| panic!("{error}")),
-                ..new_post(&alice, "🎉 Title")
-            })
-            .unwrap_or_else(|error| panic!("{error}"));
+        let post = block_on(posts.create(&NewPost {
+            content: PostContent::parse(tricky.into()).unwrap_or_else(|error| panic!("{error}")),
+            ..new_post(&alice, "🎉 Title")
+        }))
+        .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(
             (post.content.as_str(), post.title.as_str(), post.author_id),
             (tricky, "🎉 Title", alice.id),

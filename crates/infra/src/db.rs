@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use blog_domain::BoxError;
-use blog_domain::ports::RepositoryError;
+use blog_domain::ports::{Pending, RepositoryError};
 use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
 use diesel::r2d2::{self, R2D2Connection};
@@ -285,6 +285,33 @@ pub(crate) fn write_statement<T: Send + 'static>(
     match &pool.writer {
         Some(writer) => writer.write(work),
         None => work(&mut *connection(pool)?).map_err(repository_error),
+    }
+}
+
+/// As [`write_statement`], without blocking the caller: the write is handed
+/// over at once, on SQLite to the writer, on PostgreSQL to the blocking
+/// pool of the runtime it is called on (or, where no runtime runs, as in a
+/// plain test, made before this returns); the [`Pending`] write waits for
+/// its answer.
+pub(crate) fn submit_statement<T: Send + 'static>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+) -> Pending<T> {
+    if let Some(writer) = &pool.writer {
+        return Box::pin(writer.submit(work));
+    }
+    let pool = pool.clone();
+    let write = move || write_statement(&pool, work);
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let made = runtime.spawn_blocking(write);
+            // A write that panicked is a bug: what it did is rolled back.
+            Box::pin(async move {
+                made.await
+                    .map_err(|error| RepositoryError::Internal(Box::new(error)))?
+            })
+        }
+        Err(_) => Box::pin(std::future::ready(write())),
     }
 }
 

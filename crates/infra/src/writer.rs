@@ -11,12 +11,13 @@
 //! every write that arrived while the previous one was being made.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 
 use blog_domain::ports::RepositoryError;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::{ManageConnection, R2D2Connection};
 use diesel::{Connection, QueryResult};
+use tokio::sync::oneshot;
 
 use crate::db::{ConnectionManager, DbConnection, repository_error};
 
@@ -66,46 +67,72 @@ impl Writer {
         &self,
         work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
     ) -> Result<T, RepositoryError> {
-        let (job, answered) = job(work);
-        self.jobs
-            .send(job)
-            .map_err(|_| unavailable("has stopped"))?;
-        // No answer means the job was dropped unrun: no connection, or a
-        // panic in its batch. Nothing of it was committed.
-        answered
-            .recv()
-            .map_err(|_| unavailable("could not run the write"))?
+        let (job, answered) = waited_job(work);
+        self.send(job)?;
+        answered.recv().map_err(|_| not_run())?
+    }
+
+    /// As [`Self::write`], but without blocking: the job is queued at once,
+    /// and the future waits for its answer.
+    pub(crate) fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, RepositoryError>> + Send + 'static {
+        let (answer, answered) = oneshot::channel();
+        let sent = self.send(job(work, move |result| {
+            let _ = answer.send(result);
+        }));
+        async move {
+            sent?;
+            answered.await.map_err(|_| not_run())?
+        }
+    }
+
+    fn send(&self, job: Job) -> Result<(), RepositoryError> {
+        self.jobs.send(job).map_err(|_| unavailable("has stopped"))
     }
 }
 
-/// `work` as a job, and where its result will come once its batch is over.
+/// `work` as a job, which gives its result to `answer` once its batch is
+/// over.
 fn job<T: Send + 'static>(
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+    answer: impl FnOnce(Result<T, RepositoryError>) + Send + 'static,
+) -> Job {
+    Box::new(move |conn| {
+        let done = conn.transaction(work);
+        Box::new(move |committed| answer(outcome(done, committed)))
+    })
+}
+
+/// `work` as a job, and where its result will come once its batch is over.
+fn waited_job<T: Send + 'static>(
     work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
 ) -> (Job, Receiver<Result<T, RepositoryError>>) {
     let (answer, answered) = mpsc::sync_channel(1);
-    let job: Job = Box::new(move |conn| {
-        let done = conn.transaction(work);
-        Box::new(move |committed| reply(&answer, done, committed))
+    let job = job(work, move |result| {
+        // The caller waits for this answer; if it is gone, no one is left to tell.
+        let _ = answer.send(result);
     });
     (job, answered)
+}
+
+/// No answer means the job was dropped unrun: no connection, or a panic in
+/// its batch. Nothing of it was committed.
+fn not_run() -> RepositoryError {
+    unavailable("could not run the write")
 }
 
 fn unavailable(why: &str) -> RepositoryError {
     RepositoryError::Unavailable(Box::new(WriterFailed(why.to_owned())))
 }
 
-fn reply<T>(
-    answer: &SyncSender<Result<T, RepositoryError>>,
-    done: QueryResult<T>,
-    committed: Result<(), &str>,
-) {
-    let result = match (done, committed) {
+fn outcome<T>(done: QueryResult<T>, committed: Result<(), &str>) -> Result<T, RepositoryError> {
+    match (done, committed) {
         (Err(error), _) => Err(repository_error(error)),
         (Ok(_), Err(why)) => Err(unavailable(&format!("could not commit: {why}"))),
         (Ok(value), Ok(())) => Ok(value),
-    };
-    // The caller waits for this answer; if it is gone, no one is left to tell.
-    let _ = answer.send(result);
+    }
 }
 
 /// The writer thread: takes every job waiting (up to [`MAX_BATCH`]), runs
@@ -168,6 +195,7 @@ fn run_batch(conn: &mut DbConnection, batch: Vec<Job>) {
 mod tests {
     use std::time::Duration;
 
+    use blog_domain::testing::block_on;
     use diesel::connection::SimpleConnection;
     use diesel::sql_types::BigInt;
     use diesel::{QueryableByName, RunQueryDsl};
@@ -224,13 +252,13 @@ mod tests {
     #[test]
     fn a_failing_write_undoes_only_itself_and_the_rest_of_its_batch_commits() {
         let (_dir, pool) = sqlite();
-        let (first, first_done) = job(insert(1));
+        let (first, first_done) = waited_job(insert(1));
         // Writes 2, then fails on a duplicate 1: the 2 must go too.
-        let (failing, failing_done) = job(|conn| {
+        let (failing, failing_done) = waited_job(|conn| {
             insert(2)(conn)?;
             insert(1)(conn)
         });
-        let (last, last_done) = job(insert(3));
+        let (last, last_done) = waited_job(insert(3));
         run_batch(&mut pool.get().unwrap(), vec![first, failing, last]);
         assert_eq!(first_done.recv().unwrap().unwrap(), 1);
         assert!(matches!(
@@ -244,10 +272,10 @@ mod tests {
     #[test]
     fn when_the_commit_fails_every_write_of_the_batch_fails_and_none_is_kept() {
         let (_dir, pool) = sqlite();
-        let (fine, fine_done) = job(insert(1));
+        let (fine, fine_done) = waited_job(insert(1));
         // A deferred foreign key is checked at COMMIT: a commit that fails.
         let (orphan, orphan_done) =
-            job(|conn| diesel::sql_query("INSERT INTO children VALUES (42)").execute(conn));
+            waited_job(|conn| diesel::sql_query("INSERT INTO children VALUES (42)").execute(conn));
         let mut conn = pool.get().unwrap();
         run_batch(&mut conn, vec![fine, orphan]);
         for answer in [
@@ -279,6 +307,19 @@ mod tests {
             }
         });
         assert_eq!(numbers(&pool), (0..64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_submitted_write_is_queued_at_once_and_answered_once_committed() {
+        let (_dir, pool) = sqlite();
+        drop(db::submit_statement(&pool, insert(1)));
+        assert_eq!(block_on(db::submit_statement(&pool, insert(2))).unwrap(), 2);
+        assert_eq!(numbers(&pool), [1, 2], "made though never awaited");
+        assert!(matches!(
+            block_on(db::submit_statement(&pool, insert(2))),
+            Err(RepositoryError::Conflict)
+        ));
+        assert_eq!(numbers(&pool), [1, 2]);
     }
 
     #[test]

@@ -191,16 +191,10 @@ pub async fn create(
     state: web::Data<AppState>,
     body: Deferred<Json<NewPostRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let post = state
-        .as_caller(user, move |services, caller| {
-            let Json(NewPostRequest { title, content }) = body.0?;
-            let (title, content) = (PostTitle::parse(&title)?, PostContent::parse(content)?);
-            services
-                .posts
-                .create(caller.user_id, title, content)
-                .map_err(ApiError::from)
-        })
-        .await?;
+    let caller = state.authenticate(user).await?;
+    let Json(NewPostRequest { title, content }) = body.0?;
+    let (title, content) = (PostTitle::parse(&title)?, PostContent::parse(content)?);
+    let post = state.posts().create(caller.user_id, title, content).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/posts/{}", post.id)))
         .json(PostBody::from(post)))

@@ -1,6 +1,6 @@
 //! Posts in the `posts` table.
 
-use blog_domain::ports::{PostRepository, RepositoryError};
+use blog_domain::ports::{Pending, PostRepository, RepositoryError};
 use blog_domain::{
     NewPost, Page, PageRequest, Post, PostChanges, PostContent, PostId, PostTitle, UserId,
 };
@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{corrupt, from_db_time, read_page, to_db_time};
-use crate::db::{DbPool, connection, repository_error, write_statement};
+use crate::db::{DbPool, connection, repository_error, submit_statement, write_statement};
 use crate::schema::{post_counts, posts};
 
 /// [`PostRepository`] on the pool.
@@ -61,9 +61,9 @@ struct PostChangeset<'a> {
 }
 
 impl PostRepository for DieselPostRepository {
-    fn create(&self, post: &NewPost) -> Result<Post, RepositoryError> {
+    fn create(&self, post: &NewPost) -> Pending<Post> {
         let post = post.clone();
-        write_statement(&self.pool, move |conn| {
+        let stored = submit_statement(&self.pool, move |conn| {
             let at = to_db_time(post.created_at);
             diesel::insert_into(posts::table)
                 .values((
@@ -77,8 +77,8 @@ impl PostRepository for DieselPostRepository {
                 // connection cannot run a `SelectBy` in a RETURNING clause.
                 .returning(posts::all_columns)
                 .get_result::<PostRow>(conn)
-        })?
-        .try_into()
+        });
+        Box::pin(async move { stored.await?.try_into() })
     }
 
     fn find(&self, id: PostId) -> Result<Option<Post>, RepositoryError> {
