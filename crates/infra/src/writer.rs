@@ -330,4 +330,15 @@ mod tests {
         assert_eq!(db::write(&pool, insert(7)).unwrap(), 7);
         assert_eq!(numbers(&pool), [7]);
     }
+
+    #[test]
+    fn a_submitted_write_that_panics_fails_as_unavailable_and_the_writer_goes_on() {
+        let (_dir, pool) = sqlite();
+        let panicked = block_on(db::submit_statement(&pool, |_| -> QueryResult<()> {
+            panic!("a bug in a write")
+        }));
+        assert!(matches!(panicked, Err(RepositoryError::Unavailable(_))));
+        assert_eq!(block_on(db::submit_statement(&pool, insert(7))).unwrap(), 7);
+        assert_eq!(numbers(&pool), [7]);
+    }
 }
