@@ -63,7 +63,9 @@ pub enum StartupError {
     #[error("purge failed: {0}")]
     Purge(String),
     /// The address could not be bound.
-    #[error("could not listen: {0}")]
+    // The cause is the source, printed by `error_chain`: not in the
+    // message too, or it reads twice.
+    #[error("could not listen")]
     Io(#[from] std::io::Error),
     /// The hashing or read threads could not be started.
     #[error("could not start a thread")]
@@ -706,6 +708,18 @@ mod tests {
     use actix_web::{HttpResponse, http::StatusCode};
 
     use super::*;
+
+    #[test]
+    fn a_startup_error_names_its_cause_once() {
+        let error = StartupError::Io(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "address already in use",
+        ));
+        assert_eq!(
+            error_chain(&error),
+            "could not listen: address already in use"
+        );
+    }
 
     #[actix_web::test]
     async fn a_panicking_handler_answers_a_json_500_without_detail() {
