@@ -65,32 +65,31 @@ impl PostRepository for DieselPostRepository {
         let post = post.clone();
         let stored = submit_statement(&self.pool, move |conn| {
             let at = to_db_time(post.created_at);
-            diesel::insert_into(posts::table)
-                .values((
-                    posts::user_id.eq(post.author_id.get()),
-                    posts::title.eq(post.title.as_str()),
-                    posts::content.eq(post.content.as_str()),
-                    posts::created_at.eq(at),
-                    posts::updated_at.eq(at),
-                ))
-                // A column tuple, not `as_returning()`: the multi-backend
-                // connection cannot run a `SelectBy` in a RETURNING clause.
-                .returning(posts::all_columns)
-                .get_result::<PostRow>(conn)
+            let values = (
+                posts::user_id.eq(post.author_id.get()),
+                posts::title.eq(post.title.as_str()),
+                posts::content.eq(post.content.as_str()),
+                posts::created_at.eq(at),
+                posts::updated_at.eq(at),
+            );
+            native!(conn, |conn| diesel::insert_into(posts::table)
+                .values(values)
+                .returning(PostRow::as_returning())
+                .get_result(conn))
         });
         Box::pin(async move { stored.await?.try_into() })
     }
 
     fn find(&self, id: PostId) -> Result<Option<Post>, RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        posts::table
+        native!(&mut *conn, |conn| posts::table
             .find(id.get())
             .select(PostRow::as_select())
-            .get_result(&mut conn)
-            .optional()
-            .map_err(repository_error)?
-            .map(Post::try_from)
-            .transpose()
+            .get_result(conn))
+        .optional()
+        .map_err(repository_error)?
+        .map(Post::try_from)
+        .transpose()
     }
 
     fn list(
@@ -106,23 +105,26 @@ impl PostRepository for DieselPostRepository {
             // here: SQL's SUM would be a literal, which Diesel does not
             // keep prepared.
             |conn| {
-                let slots: Vec<i64> = post_counts::table
-                    .filter(post_counts::user_id.eq(author.map_or(0, UserId::get)))
+                let counted = author.map_or(0, UserId::get);
+                let slots: Vec<i64> = native!(conn, |conn| post_counts::table
+                    .filter(post_counts::user_id.eq(counted))
                     .select(post_counts::total)
-                    .load(conn)?;
+                    .load(conn))?;
                 Ok(slots.into_iter().sum())
             },
             |conn, limit, offset| {
-                // Ids grow with time on both backends: newest first is id order.
-                let newest = posts::table
-                    .select(PostRow::as_select())
-                    .order(posts::id.desc())
-                    .limit(limit)
-                    .offset(offset);
-                match author {
-                    Some(author) => newest.filter(posts::user_id.eq(author.get())).load(conn),
-                    None => newest.load(conn),
-                }
+                native!(conn, |conn| {
+                    // Ids grow with time on both backends: newest first is id order.
+                    let newest = posts::table
+                        .select(PostRow::as_select())
+                        .order(posts::id.desc())
+                        .limit(limit)
+                        .offset(offset);
+                    match author {
+                        Some(author) => newest.filter(posts::user_id.eq(author.get())).load(conn),
+                        None => newest.load(conn),
+                    }
+                })
             },
         )
     }
@@ -141,16 +143,11 @@ impl PostRepository for DieselPostRepository {
                 content: changes.content.as_ref().map(PostContent::as_str),
                 updated_at: to_db_time(at),
             };
-            diesel::update(
-                posts::table
-                    .filter(posts::id.eq(id.get()))
-                    .filter(posts::user_id.eq(author.get())),
-            )
-            .set(&changeset)
-            // A column tuple, not `as_returning()`: the multi-backend
-            // connection cannot run a `SelectBy` in a RETURNING clause.
-            .returning(posts::all_columns)
-            .get_result::<PostRow>(conn)
+            let own = posts::id.eq(id.get()).and(posts::user_id.eq(author.get()));
+            native!(conn, |conn| diesel::update(posts::table.filter(own))
+                .set(&changeset)
+                .returning(PostRow::as_returning())
+                .get_result(conn))
             .optional()
         })?
         .map(Post::try_from)
@@ -159,12 +156,9 @@ impl PostRepository for DieselPostRepository {
 
     fn delete(&self, id: PostId, author: UserId) -> Result<bool, RepositoryError> {
         let deleted = write_statement(&self.pool, move |conn| {
-            diesel::delete(
-                posts::table
-                    .filter(posts::id.eq(id.get()))
-                    .filter(posts::user_id.eq(author.get())),
-            )
-            .execute(conn)
+            let own = posts::id.eq(id.get()).and(posts::user_id.eq(author.get()));
+            native!(conn, |conn| diesel::delete(posts::table.filter(own))
+                .execute(conn))
         })?;
         Ok(deleted > 0)
     }

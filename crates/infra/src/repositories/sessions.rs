@@ -81,14 +81,14 @@ impl SessionRepository for DieselSessionRepository {
 
     fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        sessions::table
+        native!(&mut *conn, |conn| sessions::table
             .find(id.as_str())
             .select(SessionRow::as_select())
-            .get_result(&mut conn)
-            .optional()
-            .map_err(repository_error)?
-            .map(Session::try_from)
-            .transpose()
+            .get_result(conn))
+        .optional()
+        .map_err(repository_error)?
+        .map(Session::try_from)
+        .transpose()
     }
 
     fn rotate_refresh_token(
