@@ -15,7 +15,7 @@ use diesel::{
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::writer::Writer;
+use crate::writer::{Isolation, Writer};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -325,7 +325,7 @@ pub(crate) fn write_statement<T: Send + 'static>(
     work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
 ) -> Result<T, RepositoryError> {
     match &pool.writer {
-        Some(writer) => writer.write(work),
+        Some(writer) => writer.write(work, Isolation::Statement),
         None => work(&mut *connection(pool)?).map_err(repository_error),
     }
 }
@@ -340,7 +340,7 @@ pub(crate) fn submit_statement<T: Send + 'static>(
     work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
 ) -> Pending<T> {
     if let Some(writer) = &pool.writer {
-        return Box::pin(writer.submit(work));
+        return Box::pin(writer.submit(work, Isolation::Statement));
     }
     let pool = pool.clone();
     let write = move || write_statement(&pool, work);
@@ -371,7 +371,7 @@ pub(crate) fn write<T: Send + 'static>(
     work: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
 ) -> Result<T, RepositoryError> {
     match &pool.writer {
-        Some(writer) => writer.write(work),
+        Some(writer) => writer.write(work, Isolation::Savepoint),
         None => (*connection(pool)?)
             .transaction(work)
             .map_err(repository_error),
