@@ -316,7 +316,9 @@ pub fn pool(url: &DatabaseUrl, options: &PoolOptions) -> DbPool {
 
 /// Runs `work`, one statement (atomic by itself), and returns its result
 /// once it is committed: as [`write`], but on PostgreSQL without the
-/// `BEGIN` and `COMMIT` around it, two round trips fewer.
+/// `BEGIN` and `COMMIT` around it, two round trips fewer, and on SQLite
+/// without a savepoint in its batch (a failing statement undoes only
+/// itself). `work` of more statements than one must go to [`write`].
 ///
 /// # Errors
 /// As [`write`].
