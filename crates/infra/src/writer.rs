@@ -43,6 +43,8 @@ pub(crate) enum Isolation {
     /// failing statement by itself (triggers and all), leaving the
     /// transaction as it was. Two unprepared statements fewer a write
     /// (`SAVEPOINT`, `RELEASE`): a thirtieth of a post's create (callgrind).
+    /// An error after the statement ran (reading back its `RETURNING` row)
+    /// leaves its change in the batch, as PostgreSQL's autocommit does.
     Statement,
 }
 
