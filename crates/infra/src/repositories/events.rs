@@ -5,11 +5,10 @@ use blog_domain::{
     EventId, Page, PageRequest, ProviderName, RecordedEvent, SecurityEvent, SessionId, UserId,
 };
 use diesel::prelude::*;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
 use super::{
-    PURGE_BATCH, client_columns, client_of, corrupt, from_db_time, in_batches, read_page,
-    to_db_time,
+    PURGE_BATCH, StoredTime, client_columns, client_of, corrupt, in_batches, read_page, to_db_time,
 };
 use crate::db::{DbConnection, DbPool, write};
 use crate::schema::security_events;
@@ -58,7 +57,7 @@ struct EventRow {
     session_id: Option<String>,
     ip: Option<String>,
     user_agent: Option<String>,
-    at: PrimitiveDateTime,
+    at: StoredTime,
     provider: Option<String>,
 }
 
@@ -82,7 +81,7 @@ impl TryFrom<EventRow> for RecordedEvent {
                     .map(ProviderName::parse)
                     .transpose()
                     .map_err(corrupt)?,
-                at: from_db_time(row.at),
+                at: row.at.utc(),
             },
         })
     }

@@ -7,9 +7,9 @@ use blog_domain::{
     TotpCredential, UserId,
 };
 use diesel::prelude::*;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
-use super::{PURGE_BATCH, corrupt, events, from_db_time, in_batches, to_db_time};
+use super::{PURGE_BATCH, StoredTime, corrupt, events, in_batches, to_db_time};
 use crate::db::{DbPool, connection, repository_error, write, write_statement};
 use crate::schema::{mfa_challenges, recovery_codes, totp_credentials};
 
@@ -214,7 +214,7 @@ impl MfaRepository for DieselMfaRepository {
 
     fn challenge(&self, token: &MfaTokenHash) -> Result<Option<MfaChallenge>, RepositoryError> {
         let mut conn = connection(&self.pool)?;
-        type Row = (i64, PrimitiveDateTime, i32, Option<PrimitiveDateTime>);
+        type Row = (i64, StoredTime, i32, Option<StoredTime>);
         let row: Option<Row> = mfa_challenges::table
             .find(token.as_str())
             .select((
@@ -229,7 +229,7 @@ impl MfaRepository for DieselMfaRepository {
         row.map(|(user_id, expires_at, failures, used_at)| {
             Ok(MfaChallenge {
                 user_id: UserId::new(user_id).map_err(corrupt)?,
-                expires_at: from_db_time(expires_at),
+                expires_at: expires_at.utc(),
                 failures: u32::try_from(failures).map_err(corrupt)?,
                 used: used_at.is_some(),
             })

@@ -28,6 +28,7 @@ mod pending_logins;
 mod posts;
 mod rate_limits;
 mod sessions;
+mod stored_time;
 mod users;
 
 use std::net::IpAddr;
@@ -38,6 +39,7 @@ use diesel::{Connection, QueryResult};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::db::{DbConnection, DbPool, connection};
+use stored_time::StoredTime;
 
 pub use events::DieselSecurityEventRepository;
 pub use mfa::DieselMfaRepository;
@@ -51,10 +53,6 @@ pub use users::DieselUserRepository;
 fn to_db_time(at: OffsetDateTime) -> PrimitiveDateTime {
     let utc = at.to_offset(UtcOffset::UTC);
     PrimitiveDateTime::new(utc.date(), utc.time())
-}
-
-fn from_db_time(at: PrimitiveDateTime) -> OffsetDateTime {
-    at.assume_utc()
 }
 
 /// One page of rows: `count` counts every row of the list, `load` reads

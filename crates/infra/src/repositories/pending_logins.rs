@@ -4,9 +4,9 @@ use blog_domain::ports::{PendingLoginRepository, RepositoryError};
 use blog_domain::secrecy::{ExposeSecret, SecretString};
 use blog_domain::{PendingLogin, ProviderName};
 use diesel::prelude::*;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
-use super::{PURGE_BATCH, corrupt, from_db_time, in_batches, to_db_time};
+use super::{PURGE_BATCH, StoredTime, corrupt, in_batches, to_db_time};
 use crate::db::{DbPool, write_statement};
 use crate::schema::pending_logins;
 use crate::two_factor::sha256_hex;
@@ -31,7 +31,7 @@ struct PendingLoginRow {
     provider: String,
     nonce: String,
     pkce_verifier: String,
-    expires_at: PrimitiveDateTime,
+    expires_at: StoredTime,
 }
 
 impl PendingLoginRepository for DieselPendingLoginRepository {
@@ -74,7 +74,7 @@ impl PendingLoginRepository for DieselPendingLoginRepository {
                 provider: ProviderName::parse(row.provider).map_err(corrupt)?,
                 nonce: SecretString::from(row.nonce),
                 pkce_verifier: SecretString::from(row.pkce_verifier),
-                expires_at: from_db_time(row.expires_at),
+                expires_at: row.expires_at.utc(),
             })
         })
         .transpose()

@@ -7,7 +7,7 @@ use blog_domain::{
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{corrupt, from_db_time, read_page, to_db_time};
+use super::{StoredTime, corrupt, read_page, to_db_time};
 use crate::db::{DbPool, connection, repository_error, submit_statement, write_statement};
 use crate::schema::{post_counts, posts};
 
@@ -31,8 +31,8 @@ struct PostRow {
     user_id: i64,
     title: String,
     content: String,
-    created_at: PrimitiveDateTime,
-    updated_at: PrimitiveDateTime,
+    created_at: StoredTime,
+    updated_at: StoredTime,
 }
 
 impl TryFrom<PostRow> for Post {
@@ -44,8 +44,8 @@ impl TryFrom<PostRow> for Post {
             title: PostTitle::parse(&row.title).map_err(corrupt)?,
             content: PostContent::parse(row.content).map_err(corrupt)?,
             author_id: UserId::new(row.user_id).map_err(corrupt)?,
-            created_at: from_db_time(row.created_at),
-            updated_at: from_db_time(row.updated_at),
+            created_at: row.created_at.utc(),
+            updated_at: row.updated_at.utc(),
         })
     }
 }

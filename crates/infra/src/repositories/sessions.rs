@@ -3,10 +3,10 @@
 use blog_domain::ports::{RepositoryError, SessionRepository};
 use blog_domain::{Page, PageRequest, SecurityEvent, Session, SessionId, TokenId, UserId};
 use diesel::prelude::*;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
 use super::{
-    PURGE_BATCH, client_columns, client_of, corrupt, events, from_db_time, in_batches, read_page,
+    PURGE_BATCH, StoredTime, client_columns, client_of, corrupt, events, in_batches, read_page,
     to_db_time,
 };
 use crate::db::{DbConnection, DbPool, connection, repository_error, write};
@@ -31,10 +31,10 @@ struct SessionRow {
     id: String,
     user_id: i64,
     refresh_token_id: String,
-    created_at: PrimitiveDateTime,
-    expires_at: PrimitiveDateTime,
-    revoked_at: Option<PrimitiveDateTime>,
-    last_used_at: Option<PrimitiveDateTime>,
+    created_at: StoredTime,
+    expires_at: StoredTime,
+    revoked_at: Option<StoredTime>,
+    last_used_at: Option<StoredTime>,
     ip: Option<String>,
     user_agent: Option<String>,
 }
@@ -47,11 +47,11 @@ impl TryFrom<SessionRow> for Session {
             id: SessionId::parse(row.id).map_err(corrupt)?,
             user_id: UserId::new(row.user_id).map_err(corrupt)?,
             refresh_token_id: TokenId::parse(row.refresh_token_id).map_err(corrupt)?,
-            created_at: from_db_time(row.created_at),
+            created_at: row.created_at.utc(),
             // Sessions from before the column: never refreshed since.
-            last_used_at: from_db_time(row.last_used_at.unwrap_or(row.created_at)),
-            expires_at: from_db_time(row.expires_at),
-            revoked_at: row.revoked_at.map(from_db_time),
+            last_used_at: row.last_used_at.unwrap_or(row.created_at).utc(),
+            expires_at: row.expires_at.utc(),
+            revoked_at: row.revoked_at.map(StoredTime::utc),
             client: client_of(row.ip, row.user_agent.as_deref())?,
         })
     }

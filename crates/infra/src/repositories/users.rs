@@ -6,9 +6,9 @@ use blog_domain::{
     UserCredentials, UserId, Username,
 };
 use diesel::prelude::*;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
-use super::{corrupt, events, from_db_time, read_page, sessions, to_db_time};
+use super::{StoredTime, corrupt, events, read_page, sessions, to_db_time};
 use crate::db::{DbConnection, DbPool, connection, repository_error, write};
 use crate::schema::{user_identities, users};
 
@@ -30,7 +30,7 @@ impl DieselUserRepository {
 struct UserRow {
     id: i64,
     username: String,
-    created_at: PrimitiveDateTime,
+    created_at: StoredTime,
 }
 
 impl TryFrom<UserRow> for User {
@@ -40,7 +40,7 @@ impl TryFrom<UserRow> for User {
         Ok(User {
             id: UserId::new(row.id).map_err(corrupt)?,
             username: Username::parse(row.username).map_err(corrupt)?,
-            created_at: from_db_time(row.created_at),
+            created_at: row.created_at.utc(),
         })
     }
 }
