@@ -53,48 +53,27 @@ impl FromSql<Timestamp, MultiBackend> for StoredTime {
 /// second, the shape Diesel writes; `None` for any other text, and for a
 /// date or time that does not exist.
 fn parse_written(text: &str) -> Option<PrimitiveDateTime> {
-    let bytes = text.as_bytes();
-    let (whole, fraction) = bytes.split_at_checked(19)?;
-    let [
-        y1,
-        y2,
-        y3,
-        y4,
-        b'-',
-        mo1,
-        mo2,
-        b'-',
-        d1,
-        d2,
-        b' ',
-        h1,
-        h2,
-        b':',
-        mi1,
-        mi2,
-        b':',
-        s1,
-        s2,
-    ] = *whole
-    else {
+    let (whole, fraction) = text.as_bytes().split_at_checked(19)?;
+    let separators = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')];
+    if separators.iter().any(|&(at, byte)| whole[at] != byte) {
         return None;
-    };
+    }
+    let two_digits = |at: usize| u8::try_from(number(&whole[at..at + 2])?).ok();
     let nanosecond = match fraction {
         [] => 0,
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
-            let value = number(digits)?;
             // Fewer than 9 digits are the leading ones: ".5" is 500 ms.
-            value * 10_u32.pow(9 - u32::try_from(digits.len()).ok()?)
+            number(digits)? * 10_u32.pow(9 - u32::try_from(digits.len()).ok()?)
         }
         _ => return None,
     };
-    let year = i32::try_from(number(&[y1, y2, y3, y4])?).ok()?;
-    let month = Month::try_from(u8::try_from(number(&[mo1, mo2])?).ok()?).ok()?;
-    let date = Date::from_calendar_date(year, month, two_digits(d1, d2)?).ok()?;
+    let year = i32::try_from(number(&whole[..4])?).ok()?;
+    let month = Month::try_from(two_digits(5)?).ok()?;
+    let date = Date::from_calendar_date(year, month, two_digits(8)?).ok()?;
     let time = Time::from_hms_nano(
-        two_digits(h1, h2)?,
-        two_digits(mi1, mi2)?,
-        two_digits(s1, s2)?,
+        two_digits(11)?,
+        two_digits(14)?,
+        two_digits(17)?,
         nanosecond,
     )
     .ok()?;
@@ -108,10 +87,6 @@ fn number(digits: &[u8]) -> Option<u32> {
         byte.is_ascii_digit()
             .then(|| value * 10 + u32::from(byte - b'0'))
     })
-}
-
-fn two_digits(tens: u8, ones: u8) -> Option<u8> {
-    u8::try_from(number(&[tens, ones])?).ok()
 }
 
 #[cfg(test)]
