@@ -42,6 +42,7 @@ pub enum DbConnection {
 /// writer that every write goes through (see `db::write`).
 #[derive(Debug, Clone)]
 pub struct DbPool {
+    backend: Backend,
     connections: r2d2::Pool<ConnectionManager>,
     writer: Option<Writer>,
     /// See [`Self::concurrent_reads`].
@@ -55,6 +56,11 @@ impl DbPool {
     /// [`r2d2::PoolError`] when none could be had in time.
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, r2d2::PoolError> {
         self.connections.get()
+    }
+
+    /// The database's kind.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// How many connections are open and idle.
@@ -308,6 +314,7 @@ pub fn pool(url: &DatabaseUrl, options: &PoolOptions) -> DbPool {
         .event_handler(Box::new(PoolWaitMetrics))
         .build_unchecked(manager);
     DbPool {
+        backend: url.backend,
         connections,
         writer,
         reads,

@@ -25,6 +25,12 @@ impl StoredTime {
     pub(super) fn utc(self) -> OffsetDateTime {
         self.0.assume_utc()
     }
+
+    /// `at` as if read back (tests of what reads it).
+    #[cfg(test)]
+    pub(super) fn of(at: OffsetDateTime) -> Self {
+        Self(super::to_db_time(at))
+    }
 }
 
 impl FromSql<Timestamp, Sqlite> for StoredTime {
